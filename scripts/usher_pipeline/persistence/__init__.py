@@ -2,8 +2,9 @@
 
 INTERFACE CONTRACT (implemented by the persistence modules; other code imports only these names):
 
-    PipelineStore(db_path, lock_timeout_s=300.0)
-        .save_dataframe(df, table_name, description="", replace=True) -> str   # dataset_version
+    PipelineStore(db_path, lock_timeout_s=300.0, *, holder=None, threads=None)
+        .save_dataframe(df, table_name, description="", replace=True, *, config_hash=None) -> str
+                                                                     # dataset_version
         .load_dataframe(table_name, as_polars=True) -> pl.DataFrame | pd.DataFrame | None
         .has_checkpoint(table_name) -> bool
         .list_checkpoints() -> pl.DataFrame
@@ -23,9 +24,10 @@ INTERFACE CONTRACT (implemented by the persistence modules; other code imports o
         ProvenanceTracker.load_sidecar(path) -> dict
         ProvenanceTracker.from_config(config, version=None)
 
-    FetchCache(store)        # checkpoint tables for fetches (used by live mode)
-        .get_or_fetch(source, release, request: dict, fetcher_version, fetch: Callable[[Path], None],
-                      suffix="") -> FetchResult(path, sha256, size, fetched_at, from_cache, key)
+    FetchCache(store, cache_dir=None)        # checkpoint tables for fetches (used by live mode)
+        .get_or_fetch(source, release, request: dict, fetcher_version,
+                      fetch: Callable[[Path], dict | None], suffix="")
+            -> FetchResult(path, sha256, size, fetched_at, from_cache, key, row_count, meta)
         .batches(source, release, request, fetcher_version) -> BatchCheckpoint
     BatchCheckpoint
         .done_batch_ids() -> set[str]
@@ -41,4 +43,58 @@ INTERFACE CONTRACT (implemented by the persistence modules; other code imports o
         .write_tsv(df, path) -> None
         .register_output(path) -> None       # a file written by other means (plot, html, json)
         .store -> PipelineStore (opened lazily, short-lived connections)
+
+See workflow/report/state_layer.md for the user-facing documentation.
 """
+
+from ._common import (
+    InvalidNameError,
+    content_hash,
+    dataset_version,
+    sha256_file,
+    validate_table_name,
+)
+from .fetch_cache import (
+    BatchCheckpoint,
+    FetchCache,
+    FetchResult,
+    fetch_key,
+    normalize_request,
+    normalize_url,
+)
+from .lock import LockTimeoutError
+from .parquet import ROW_GROUP_SIZE, read_parquet_metadata, write_parquet
+from .provenance import (
+    SCHEMA_PATH,
+    ProvenanceTracker,
+    config_hash,
+    sidecar_path,
+    validate_sidecar,
+)
+from .rule_run import RuleRun
+from .store import PipelineStore
+
+__all__ = [
+    "ROW_GROUP_SIZE",
+    "SCHEMA_PATH",
+    "BatchCheckpoint",
+    "FetchCache",
+    "FetchResult",
+    "InvalidNameError",
+    "LockTimeoutError",
+    "PipelineStore",
+    "ProvenanceTracker",
+    "RuleRun",
+    "config_hash",
+    "content_hash",
+    "dataset_version",
+    "fetch_key",
+    "normalize_request",
+    "normalize_url",
+    "read_parquet_metadata",
+    "sha256_file",
+    "sidecar_path",
+    "validate_sidecar",
+    "validate_table_name",
+    "write_parquet",
+]

@@ -1,0 +1,308 @@
+"""RuleRun: the context manager every rule entry script runs inside.
+
+    with RuleRun(snakemake) as run:
+        df = build(run.params.x)
+        run.write_parquet(df, snakemake.output.table, table_name="candidates", sort_by="gene")
+
+On entry: logging to ``snakemake.log[0]``, sha256 (+ rows) of every input, a ``running`` row in
+``_runs``. On success: a provenance sidecar for every declared output, output hashes and the run
+row closed as ``ok``. On an exception: the outputs this job wrote are removed, the run is recorded
+``failed`` and the exception propagates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import sys
+import traceback
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from ._common import atomic_path, canonical_json, sha256_file, to_polars
+from .parquet import write_parquet
+from .provenance import ProvenanceTracker, default_pipeline_version, sidecar_path
+from .store import PipelineStore
+
+
+def _flatten(items: Any) -> list[str]:
+    """Paths of a snakemake namedlist / list / str (nested lists flattened)."""
+    if items is None:
+        return []
+    if isinstance(items, (str, os.PathLike)):
+        return [str(items)]
+    out: list[str] = []
+    for item in items:
+        out.extend(_flatten(item))
+    return out
+
+
+def _as_dict(obj: Any) -> dict[str, Any]:
+    if obj is None:
+        return {}
+    if isinstance(obj, Mapping):
+        return dict(obj)
+    items = getattr(obj, "items", None)
+    if callable(items):
+        return {str(k): v for k, v in items()}
+    return {}
+
+
+class RuleRun:
+    """Bookkeeping around one Snakemake job. See the module docstring."""
+
+    def __init__(
+        self,
+        snakemake: Any,
+        *,
+        store: PipelineStore | None = None,
+        pipeline_version: str | None = None,
+    ) -> None:
+        self.snakemake = snakemake
+        self.config: dict[str, Any] = dict(getattr(snakemake, "config", None) or {})
+        self.params: Any = getattr(snakemake, "params", None)
+        self.rule: str = str(getattr(snakemake, "rule", None) or "unknown_rule")
+        self.wildcards: dict[str, str] = {
+            k: str(v) for k, v in _as_dict(getattr(snakemake, "wildcards", None)).items()
+        }
+        self.inputs: list[str] = _flatten(getattr(snakemake, "input", None))
+        self.outputs: list[str] = _flatten(getattr(snakemake, "output", None))
+        logs = _flatten(getattr(snakemake, "log", None))
+        self.log_path: str | None = logs[0] if logs else None
+        self.run_id = uuid.uuid4().hex
+        self.tracker = ProvenanceTracker(
+            pipeline_version or default_pipeline_version(), self.config
+        )
+        self.tracker.rule = self.rule
+        self.tracker.wildcards = dict(self.wildcards)
+        self.tracker.run_id = self.run_id
+        self.log = logging.getLogger(f"usher_pipeline.rule.{self.rule}.{self.run_id[:8]}")
+        self._handler: logging.Handler | None = None
+        self._store = store
+        self._extra_outputs: list[str] = []
+        self._before: dict[str, tuple[float, int] | None] = {}
+        self._rows_written: dict[str, int] = {}
+        self._started = False
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def holder(self) -> str:
+        if not self.wildcards:
+            return self.rule
+        return f"{self.rule}[{','.join(f'{k}={v}' for k, v in sorted(self.wildcards.items()))}]"
+
+    @property
+    def store(self) -> PipelineStore:
+        if self._store is None:
+            self._store = PipelineStore.from_config(self.config, holder=self.holder)
+        return self._store
+
+    # ------------------------------------------------------------------ context
+    def __enter__(self) -> RuleRun:
+        self._setup_logging()
+        os.environ["USHER_PIPELINE_RULE"] = self.holder
+        for path in self.outputs:
+            self._before[path] = self._stamp(path)
+        input_records = []
+        for path in self.inputs:
+            if os.path.exists(path):
+                input_records.append(self.tracker.add_input(path))
+            else:
+                self.log.warning("input %s does not exist; not hashed", path)
+        self.store.holder = self.store.holder or self.holder
+        self.store.start_run(
+            self.run_id,
+            self.rule,
+            canonical_json(self.wildcards),
+            config_hash=self.tracker.config_hash,
+            inputs=input_records,
+        )
+        self._started = True
+        self.log.info(
+            "rule %s started (run %s, %d inputs)", self.rule, self.run_id, len(self.inputs)
+        )
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        try:
+            if exc is None:
+                try:
+                    self._finish_ok()
+                    return False
+                except BaseException as finish_exc:  # record and re-raise
+                    self._finish_failed(finish_exc)
+                    raise
+            self._finish_failed(exc, tb)
+            return False
+        finally:
+            self._teardown_logging()
+
+    # ------------------------------------------------------------------ public helpers
+    def record_step(self, name: str, details: Mapping[str, Any] | None = None) -> None:
+        self.tracker.record_step(name, details)
+        self.log.info("step %s %s", name, canonical_json(dict(details or {})))
+
+    def add_source(
+        self,
+        name: str,
+        release: str,
+        url: str,
+        path: str | os.PathLike[str] | None = None,
+        retrieved_at: str | None = None,
+        validators: Mapping[str, Any] | None = None,
+        sha256: str | None = None,
+    ) -> None:
+        self.tracker.add_source(name, release, url, path, retrieved_at, validators, sha256)
+
+    def write_parquet(
+        self,
+        df: Any,
+        path: str | os.PathLike[str],
+        table_name: str | None = None,
+        sort_by: str | Sequence[str] | None = None,
+        description: str = "",
+    ) -> None:
+        """Deterministic atomic Parquet with the provenance hash inside; optionally stored too."""
+        frame = to_polars(df)
+        meta = {
+            "provenance_sha256": self.tracker.provenance_hash(),
+            "rule": self.rule,
+            "config_hash": self.tracker.config_hash,
+            "pipeline_version": self.tracker.pipeline_version,
+        }
+        if table_name:
+            meta["table_name"] = table_name
+        write_parquet(frame, path, sort_by=sort_by, metadata=meta)
+        self.register_output(path)
+        self._rows_written[str(path)] = frame.height
+        if table_name:
+            version = self.store.save_dataframe(
+                frame, table_name, description, config_hash=self.tracker.config_hash
+            )
+            self.log.info("stored table %s (dataset_version %s)", table_name, version)
+        self.log.info("wrote %s (%d rows)", path, frame.height)
+
+    def write_tsv(self, df: Any, path: str | os.PathLike[str]) -> None:
+        """Tab-separated text with a header, written atomically."""
+        frame = to_polars(df)
+        with atomic_path(path) as tmp:
+            frame.write_csv(tmp, separator="\t")
+        self.register_output(path)
+        self._rows_written[str(path)] = frame.height
+        self.log.info("wrote %s (%d rows)", path, frame.height)
+
+    def register_output(self, path: str | os.PathLike[str]) -> None:
+        """A file this job wrote; declared outputs are registered automatically."""
+        p = str(path)
+        if p not in self.outputs and p not in self._extra_outputs:
+            self._extra_outputs.append(p)
+
+    # ------------------------------------------------------------------ internals
+    @staticmethod
+    def _stamp(path: str) -> tuple[float, int] | None:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        return (st.st_mtime, st.st_size)
+
+    def _all_outputs(self) -> list[str]:
+        return self.outputs + [p for p in self._extra_outputs if p not in self.outputs]
+
+    def _setup_logging(self) -> None:
+        self.log.setLevel(logging.INFO)
+        self.log.propagate = False
+        if self.log_path:
+            Path(self.log_path).parent.mkdir(parents=True, exist_ok=True)
+            handler: logging.Handler = logging.FileHandler(self.log_path, encoding="utf-8")
+        else:
+            handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(
+            logging.Formatter(
+                "%(asctime)s %(levelname)s [%(name)s] %(message)s", "%Y-%m-%dT%H:%M:%S"
+            )
+        )
+        self.log.addHandler(handler)
+        self._handler = handler
+
+    def _teardown_logging(self) -> None:
+        if self._handler is not None:
+            self.log.removeHandler(self._handler)
+            self._handler.close()
+            self._handler = None
+
+    def _finish_ok(self) -> None:
+        missing = [p for p in self.outputs if not os.path.exists(p)]
+        if missing:
+            raise FileNotFoundError(f"rule {self.rule} did not write declared outputs: {missing}")
+        records = [self.tracker.add_output(p) for p in self._all_outputs() if os.path.exists(p)]
+        files: list[dict[str, Any]] = []
+        for rec in records:
+            side = self.tracker.save_sidecar(rec["path"])
+            files.append({**rec, "sidecar_path": str(side), "sidecar_sha256": sha256_file(side)})
+        known = [r["rows"] for r in records if r.get("rows") is not None]
+        rows = sum(known) if known else None
+        provenance = self.tracker.store_rows()
+        self.store.finish_run(
+            self.run_id,
+            status="ok",
+            rows=rows,
+            sidecar_sha256=files[0]["sidecar_sha256"] if files else None,
+            outputs=files,
+            provenance=provenance,
+        )
+        self.log.info("rule %s finished ok (%d outputs, rows=%s)", self.rule, len(files), rows)
+
+    def _remove_outputs(self) -> list[str]:
+        removed: list[str] = []
+        for path in self._all_outputs():
+            before = self._before.get(path)
+            now = self._stamp(path)
+            if now is None or (before is not None and before == now):
+                continue  # absent, or untouched by this job
+            p = Path(path)
+            with contextlib.suppress(OSError):
+                if p.is_dir() and not p.is_symlink():
+                    if before is None:
+                        shutil.rmtree(p)
+                        removed.append(path)
+                else:
+                    p.unlink()
+                    removed.append(path)
+            with contextlib.suppress(OSError):
+                sidecar_path(p).unlink()
+        return removed
+
+    def _finish_failed(self, exc: BaseException, tb: TracebackType | None = None) -> None:
+        removed = self._remove_outputs()
+        detail = "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__))
+        self.log.error("rule %s failed: %s", self.rule, detail)
+        if removed:
+            self.log.error("removed partial outputs: %s", ", ".join(removed))
+        if not self._started:
+            return
+        try:
+            self.store.finish_run(
+                self.run_id,
+                status="failed",
+                rows=None,
+                sidecar_sha256=None,
+                error=f"{type(exc).__name__}: {exc}"[:2000],
+            )
+        except Exception as store_exc:  # never hide the original error
+            self.log.error("could not record the failure in the state database: %s", store_exc)
+
+
+def iter_output_paths(snakemake: Any) -> Iterable[str]:
+    """Declared output paths of a snakemake object (flattened)."""
+    return _flatten(getattr(snakemake, "output", None))

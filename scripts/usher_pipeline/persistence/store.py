@@ -1,0 +1,425 @@
+"""PipelineStore: the shared DuckDB state file, safe for many processes.
+
+Each operation: prepare everything that is heavy (DataFrame conversion, hashing) *outside* the
+lock, then take the inter-process lock, open a fresh DuckDB connection, run one transaction, close
+the connection and release the lock. A table and its ``_checkpoints`` row are written in the same
+transaction, so a process killed at any instant leaves either the old or the new state, never a
+partial table marked complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from ._common import (
+    content_hash,
+    dataset_version,
+    quote_ident,
+    to_polars,
+    utc_now_iso,
+    validate_column_names,
+    validate_table_name,
+)
+from .lock import DatabaseLock
+from .parquet import arrow_table, write_parquet
+
+DEFAULT_DB = "state/usher_pipeline.duckdb"
+DEFAULT_LOCK_TIMEOUT_S = 300.0
+
+_SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS _checkpoints (
+        table_name VARCHAR, created_at VARCHAR, row_count BIGINT, description VARCHAR,
+        content_sha256 VARCHAR, dataset_version VARCHAR, config_hash VARCHAR, status VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS _lock_waits (
+        ts VARCHAR, host VARCHAR, pid BIGINT, rule VARCHAR, operation VARCHAR,
+        wait_s DOUBLE, hold_s DOUBLE)""",
+    """CREATE TABLE IF NOT EXISTS _runs (
+        run_id VARCHAR, rule VARCHAR, wildcards VARCHAR, started_at VARCHAR, ended_at VARCHAR,
+        status VARCHAR, rows BIGINT, sidecar_sha256 VARCHAR, host VARCHAR, pid BIGINT,
+        config_hash VARCHAR, lock_wait_s DOUBLE, error VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS _run_files (
+        run_id VARCHAR, direction VARCHAR, path VARCHAR, kind VARCHAR, sha256 VARCHAR,
+        size BIGINT, rows BIGINT, sidecar_path VARCHAR, sidecar_sha256 VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS _provenance (
+        output_path VARCHAR, created_at VARCHAR, rule VARCHAR, run_id VARCHAR,
+        config_hash VARCHAR, pipeline_version VARCHAR, provenance_sha256 VARCHAR,
+        sidecar_sha256 VARCHAR, metadata_json VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS _fetch_checkpoints (
+        key VARCHAR, source VARCHAR, release VARCHAR, request_json VARCHAR,
+        fetcher_version VARCHAR, path VARCHAR, sha256 VARCHAR, size BIGINT, row_count BIGINT,
+        fetched_at VARCHAR, meta_json VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS _batch_done (
+        key VARCHAR, batch_id VARCHAR, row_count BIGINT, saved_at VARCHAR, seq BIGINT)""",
+    """CREATE TABLE IF NOT EXISTS _batch_sets (
+        key VARCHAR, source VARCHAR, release VARCHAR, created_at VARCHAR)""",
+]
+
+_CHECKPOINT_COLUMNS = {
+    "table_name": pl.String,
+    "created_at": pl.String,
+    "row_count": pl.Int64,
+    "description": pl.String,
+    "content_sha256": pl.String,
+    "dataset_version": pl.String,
+    "config_hash": pl.String,
+    "status": pl.String,
+}
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND schema_name = 'main'",
+        [name],
+    ).fetchall()
+    return bool(row and row[0][0])
+
+
+class PipelineStore:
+    """The shared state database (DuckDB), with short-lived, lock-serialized connections.
+
+    ``holder`` names the rule (or tool) using the store; it appears in lock-timeout errors and in
+    the ``_lock_waits`` table. Defaults to the ``USHER_PIPELINE_RULE`` environment variable.
+    """
+
+    def __init__(
+        self,
+        db_path: str | os.PathLike[str],
+        lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
+        *,
+        holder: str | None = None,
+        threads: int | None = None,
+    ) -> None:
+        self.db_path = Path(db_path)
+        self.lock_timeout_s = float(lock_timeout_s)
+        self.holder = holder or os.environ.get("USHER_PIPELINE_RULE")
+        self.threads = threads or max(1, min(2, os.cpu_count() or 1))
+        self._lock = DatabaseLock(self.db_path, self.lock_timeout_s)
+        self._schema_ready = False
+        self._closed = False
+        self.lock_wait_total_s = 0.0
+        self.operations = 0
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+
+    # ------------------------------------------------------------------ construction / lifetime
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], *, holder: str | None = None) -> PipelineStore:
+        """Build from the workflow config: ``state.db`` and ``state.lock_timeout_s``."""
+        state = dict(config.get("state") or {})
+        return cls(
+            state.get("db") or DEFAULT_DB,
+            float(state.get("lock_timeout_s") or DEFAULT_LOCK_TIMEOUT_S),
+            holder=holder,
+        )
+
+    @property
+    def state_dir(self) -> Path:
+        return self.db_path.parent
+
+    def close(self) -> None:
+        """Mark the store closed. No connection stays open between operations anyway."""
+        self._closed = True
+
+    def __enter__(self) -> PipelineStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"PipelineStore({str(self.db_path)!r})"
+
+    # ------------------------------------------------------------------ connection handling
+    @contextlib.contextmanager
+    def _transaction(self, operation: str) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Lock, connect, BEGIN; COMMIT (with a ``_lock_waits`` row) and close on success."""
+        if self._closed:
+            raise RuntimeError(f"{self!r} is closed")
+        with self._lock.hold(rule=self.holder, operation=operation) as stats:
+            con = duckdb.connect(str(self.db_path), config={"threads": self.threads})
+            try:
+                if not self._schema_ready:
+                    con.execute("BEGIN TRANSACTION")
+                    for ddl in _SCHEMA:
+                        con.execute(ddl)
+                    con.execute("COMMIT")
+                    self._schema_ready = True
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    yield con
+                    hold_s = time.perf_counter() - stats.acquired_at
+                    con.execute(
+                        "INSERT INTO _lock_waits VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [
+                            utc_now_iso(),
+                            socket.gethostname(),
+                            os.getpid(),
+                            self.holder,
+                            operation,
+                            stats.wait_s,
+                            hold_s,
+                        ],
+                    )
+                    con.execute("COMMIT")
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        con.execute("ROLLBACK")
+                    raise
+            finally:
+                con.close()
+        self.lock_wait_total_s += stats.wait_s
+        self.operations += 1
+
+    # ------------------------------------------------------------------ tables
+    def save_dataframe(
+        self,
+        df: Any,
+        table_name: str,
+        description: str = "",
+        replace: bool = True,
+        *,
+        config_hash: str | None = None,
+    ) -> str:
+        """Store a polars/pandas table; return its dataset_version (short content hash).
+
+        ``replace=True`` swaps the table atomically; when the stored table already has the same
+        content hash (and the same ``config_hash``), nothing is rewritten. ``replace=False``
+        appends rows to an existing table (same columns) and re-hashes the result.
+        """
+        validate_table_name(table_name)
+        frame = to_polars(df)
+        validate_column_names(frame.columns)
+        chash = content_hash(frame)
+        arrow = arrow_table(frame)
+        q = quote_ident(table_name)
+        view = f"_in_{uuid.uuid4().hex[:12]}"
+        with self._transaction(f"save:{table_name}") as con:
+            exists = _table_exists(con, table_name)
+            if replace or not exists:
+                if exists:
+                    row = con.execute(
+                        "SELECT content_sha256, config_hash FROM _checkpoints "
+                        "WHERE table_name = ? AND status = 'complete'",
+                        [table_name],
+                    ).fetchall()
+                    if row and row[0][0] == chash and row[0][1] == config_hash:
+                        return dataset_version(chash)
+                staging = quote_ident(f"_stg_{table_name}_{os.getpid()}_{uuid.uuid4().hex[:8]}")
+                con.register(view, arrow)
+                try:
+                    con.execute(f"CREATE TABLE {staging} AS SELECT * FROM {quote_ident(view)}")
+                finally:
+                    con.unregister(view)
+                if exists:
+                    con.execute(f"DROP TABLE {q}")
+                con.execute(f"ALTER TABLE {staging} RENAME TO {q}")
+                rows = frame.height
+            else:
+                con.register(view, arrow)
+                try:
+                    con.execute(f"INSERT INTO {q} BY NAME SELECT * FROM {quote_ident(view)}")
+                finally:
+                    con.unregister(view)
+                # Appending changes the content: re-hash the whole table (inside the lock).
+                whole = con.sql(f"SELECT * FROM {q}").to_arrow_table()
+                chash = content_hash(whole)
+                rows = whole.num_rows
+            con.execute("DELETE FROM _checkpoints WHERE table_name = ?", [table_name])
+            con.execute(
+                "INSERT INTO _checkpoints VALUES (?, ?, ?, ?, ?, ?, ?, 'complete')",
+                [
+                    table_name,
+                    utc_now_iso(),
+                    rows,
+                    description,
+                    chash,
+                    dataset_version(chash),
+                    config_hash,
+                ],
+            )
+        return dataset_version(chash)
+
+    def load_dataframe(self, table_name: str, as_polars: bool = True) -> Any:
+        """The stored table as polars (default) or pandas; None when it does not exist."""
+        validate_table_name(table_name)
+        with self._transaction(f"load:{table_name}") as con:
+            if not _table_exists(con, table_name):
+                return None
+            table = con.sql(f"SELECT * FROM {quote_ident(table_name)}").to_arrow_table()
+        if as_polars:
+            return pl.from_arrow(table)
+        return table.to_pandas()
+
+    def has_checkpoint(self, table_name: str) -> bool:
+        """True when the table exists and is recorded as complete."""
+        validate_table_name(table_name)
+        with self._transaction(f"has:{table_name}") as con:
+            row = con.execute(
+                "SELECT count(*) FROM _checkpoints WHERE table_name = ? AND status = 'complete'",
+                [table_name],
+            ).fetchall()
+            return bool(row and row[0][0]) and _table_exists(con, table_name)
+
+    def list_checkpoints(self) -> pl.DataFrame:
+        """One row per stored table: name, created_at, row_count, description, hashes, version."""
+        cols = ", ".join(_CHECKPOINT_COLUMNS)
+        with self._transaction("list_checkpoints") as con:
+            table = con.sql(f"SELECT {cols} FROM _checkpoints ORDER BY table_name").to_arrow_table()
+        out = pl.from_arrow(table)
+        assert isinstance(out, pl.DataFrame)
+        if out.height == 0:
+            return pl.DataFrame(schema=_CHECKPOINT_COLUMNS)
+        return out
+
+    def delete_checkpoint(self, table_name: str) -> bool:
+        """Drop a table and its checkpoint row; True if anything was deleted."""
+        validate_table_name(table_name)
+        with self._transaction(f"delete:{table_name}") as con:
+            exists = _table_exists(con, table_name)
+            row = con.execute(
+                "SELECT count(*) FROM _checkpoints WHERE table_name = ?", [table_name]
+            ).fetchall()
+            recorded = bool(row and row[0][0])
+            if exists:
+                con.execute(f"DROP TABLE {quote_ident(table_name)}")
+            con.execute("DELETE FROM _checkpoints WHERE table_name = ?", [table_name])
+        return exists or recorded
+
+    def export_parquet(self, table_name: str, path: str | os.PathLike[str]) -> Path:
+        """Write a stored table to a deterministic Parquet file (atomically)."""
+        validate_table_name(table_name)
+        with self._transaction(f"export:{table_name}") as con:
+            if not _table_exists(con, table_name):
+                raise KeyError(f"table {table_name!r} is not in {self.db_path}")
+            table = con.sql(f"SELECT * FROM {quote_ident(table_name)}").to_arrow_table()
+            row = con.execute(
+                "SELECT dataset_version FROM _checkpoints WHERE table_name = ?", [table_name]
+            ).fetchall()
+        meta = {"table_name": table_name}
+        if row and row[0][0]:
+            meta["dataset_version"] = row[0][0]
+        write_parquet(table, path, metadata=meta)
+        return Path(path)
+
+    def execute_query(
+        self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None
+    ) -> pl.DataFrame:
+        """Run SQL with bound parameters (``?`` or ``$name``); the result as polars."""
+        if not isinstance(sql, str) or not sql.strip():
+            raise ValueError("sql must be a non-empty string")
+        with self._transaction("query") as con:
+            rel = con.sql(sql, params=params) if params is not None else con.sql(sql)
+            table = rel.to_arrow_table() if rel is not None else None
+        if table is None:
+            return pl.DataFrame()
+        out = pl.from_arrow(table)
+        assert isinstance(out, pl.DataFrame)
+        return out
+
+    # ------------------------------------------------------------------ run history
+    def start_run(
+        self,
+        run_id: str,
+        rule: str,
+        wildcards: str,
+        *,
+        config_hash: str | None,
+        inputs: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
+        """Record a rule execution as running, with its input files."""
+        with self._transaction(f"run_start:{rule}") as con:
+            con.execute(
+                "INSERT INTO _runs VALUES (?, ?, ?, ?, NULL, 'running', NULL, NULL, ?, ?, ?, NULL,"
+                " NULL)",
+                [
+                    run_id,
+                    rule,
+                    wildcards,
+                    utc_now_iso(),
+                    socket.gethostname(),
+                    os.getpid(),
+                    config_hash,
+                ],
+            )
+            _insert_files(con, run_id, "input", inputs)
+
+    def finish_run(
+        self,
+        run_id: str,
+        *,
+        status: str,
+        rows: int | None,
+        sidecar_sha256: str | None,
+        outputs: Sequence[Mapping[str, Any]] = (),
+        error: str | None = None,
+        provenance: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
+        """Close a run row (status ok/failed) and record its outputs and provenance rows."""
+        wait = self.lock_wait_total_s
+        with self._transaction(f"run_end:{status}") as con:
+            con.execute(
+                "UPDATE _runs SET ended_at = ?, status = ?, rows = ?, sidecar_sha256 = ?, "
+                "lock_wait_s = ?, error = ? WHERE run_id = ?",
+                [utc_now_iso(), status, rows, sidecar_sha256, wait, error, run_id],
+            )
+            _insert_files(con, run_id, "output", outputs)
+            _insert_provenance(con, provenance)
+
+    def record_provenance(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert rows into ``_provenance`` (see ProvenanceTracker.save_to_store)."""
+        with self._transaction("provenance") as con:
+            _insert_provenance(con, rows)
+
+    # ------------------------------------------------------------------ maintenance
+    def lock_wait_seconds(self) -> float:
+        """Sum of all recorded lock waits (every operation of every process)."""
+        with self._transaction("lock_wait_sum") as con:
+            row = con.execute("SELECT coalesce(sum(wait_s), 0) FROM _lock_waits").fetchall()
+        return float(row[0][0]) if row else 0.0
+
+
+def _insert_files(
+    con: duckdb.DuckDBPyConnection, run_id: str, direction: str, files: Sequence[Mapping[str, Any]]
+) -> None:
+    for f in files:
+        con.execute(
+            "INSERT INTO _run_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                run_id,
+                direction,
+                str(f["path"]),
+                f.get("kind", "file"),
+                f.get("sha256"),
+                f.get("size"),
+                f.get("rows"),
+                f.get("sidecar_path"),
+                f.get("sidecar_sha256"),
+            ],
+        )
+
+
+def _insert_provenance(con: duckdb.DuckDBPyConnection, rows: Sequence[Mapping[str, Any]]) -> None:
+    for r in rows:
+        con.execute(
+            "INSERT INTO _provenance VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                str(r["output_path"]),
+                r.get("created_at") or utc_now_iso(),
+                r.get("rule"),
+                r.get("run_id"),
+                r.get("config_hash"),
+                r.get("pipeline_version"),
+                r.get("provenance_sha256"),
+                r.get("sidecar_sha256"),
+                r.get("metadata_json"),
+            ],
+        )
