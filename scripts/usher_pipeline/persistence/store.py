@@ -14,7 +14,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +91,9 @@ class PipelineStore:
     the ``_lock_waits`` table. Defaults to the ``USHER_PIPELINE_RULE`` environment variable.
     """
 
+    # Test seam: called inside every transaction right before COMMIT (crash tests kill it there).
+    _before_commit_hook: Callable[[str], None] | None = None
+
     def __init__(
         self,
         db_path: str | os.PathLike[str],
@@ -106,7 +109,7 @@ class PipelineStore:
         self._lock = DatabaseLock(self.db_path, self.lock_timeout_s)
         self._schema_ready = False
         self._closed = False
-        self.lock_wait_total_s = 0.0
+        self.lock_wait_total_s = 0.0  # this process's waits, also recorded in _lock_waits
         self.operations = 0
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
 
@@ -169,6 +172,9 @@ class PipelineStore:
                             hold_s,
                         ],
                     )
+                    hook = type(self)._before_commit_hook
+                    if hook is not None:
+                        hook(operation)
                     con.execute("COMMIT")
                 except BaseException:
                     with contextlib.suppress(Exception):

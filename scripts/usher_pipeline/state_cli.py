@@ -1,0 +1,289 @@
+"""``usher-pipeline state``: inspect and maintain the state database.
+
+usher-pipeline state [--db PATH | --configfile FILE] checkpoints
+usher-pipeline state runs [--rule RULE] [--status STATUS] [--limit N]
+usher-pipeline state provenance OUTPUT
+usher-pipeline state lineage OUTPUT
+usher-pipeline state verify
+usher-pipeline state invalidate NAME      # a table name, a fetch key (prefix) or a source
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from usher_pipeline.persistence import FetchCache, PipelineStore, ProvenanceTracker, sidecar_path
+from usher_pipeline.persistence._common import InvalidNameError, file_record, validate_table_name
+from usher_pipeline.persistence.store import DEFAULT_DB, DEFAULT_LOCK_TIMEOUT_S
+
+DEFAULT_CONFIG = Path("config/config.yaml")
+
+
+def _load_config(path: Path) -> dict[str, Any]:
+    import yaml
+
+    with open(path, encoding="utf-8") as fh:
+        return yaml.safe_load(fh) or {}
+
+
+def _open_store(args: argparse.Namespace) -> PipelineStore:
+    config: dict[str, Any] = {}
+    if args.configfile:
+        config = _load_config(Path(args.configfile))
+    elif DEFAULT_CONFIG.exists():
+        config = _load_config(DEFAULT_CONFIG)
+    state = dict(config.get("state") or {})
+    db = args.db or state.get("db") or DEFAULT_DB
+    timeout = float(state.get("lock_timeout_s") or DEFAULT_LOCK_TIMEOUT_S)
+    store = PipelineStore(db, timeout, holder="usher-pipeline state")
+    store.cli_config = config  # type: ignore[attr-defined]
+    return store
+
+
+def _print_table(rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
+    if not rows:
+        print("(none)")
+        return
+    cells = [[("" if r.get(c) is None else str(r.get(c))) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    for row in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _norm(path: str) -> str:
+    return os.path.normpath(os.path.abspath(path))
+
+
+def cmd_checkpoints(store: PipelineStore, args: argparse.Namespace) -> int:
+    tables = store.list_checkpoints().to_dicts()
+    print("Tables:")
+    _print_table(
+        tables,
+        ["table_name", "created_at", "row_count", "dataset_version", "status", "description"],
+    )
+    fetches = store.execute_query(
+        "SELECT substr(key, 1, 16) AS key, source, release, fetcher_version, row_count, size, "
+        "fetched_at, path FROM _fetch_checkpoints ORDER BY source, fetched_at"
+    ).to_dicts()
+    print("\nFetches:")
+    _print_table(
+        fetches,
+        ["key", "source", "release", "fetcher_version", "row_count", "size", "fetched_at", "path"],
+    )
+    batches = store.execute_query(
+        "SELECT substr(s.key, 1, 16) AS key, s.source, s.release, count(d.batch_id) AS batches, "
+        "coalesce(sum(d.row_count), 0) AS rows FROM _batch_sets s LEFT JOIN _batch_done d "
+        "ON d.key = s.key GROUP BY ALL ORDER BY s.source"
+    ).to_dicts()
+    print("\nBatched pulls:")
+    _print_table(batches, ["key", "source", "release", "batches", "rows"])
+    return 0
+
+
+def cmd_runs(store: PipelineStore, args: argparse.Namespace) -> int:
+    sql = (
+        "SELECT run_id, rule, wildcards, started_at, ended_at, status, rows, "
+        "substr(sidecar_sha256, 1, 16) AS sidecar_sha256, round(lock_wait_s, 3) AS lock_wait_s, "
+        "error FROM _runs WHERE (? IS NULL OR rule = ?) AND (? IS NULL OR status = ?) "
+        "ORDER BY started_at DESC LIMIT ?"
+    )
+    rows = store.execute_query(
+        sql, [args.rule, args.rule, args.status, args.status, args.limit]
+    ).to_dicts()
+    _print_table(
+        rows,
+        [
+            "started_at",
+            "ended_at",
+            "rule",
+            "wildcards",
+            "status",
+            "rows",
+            "sidecar_sha256",
+            "lock_wait_s",
+            "run_id",
+            "error",
+        ],
+    )
+    return 0
+
+
+def _producing_runs(store: PipelineStore) -> list[dict[str, Any]]:
+    return store.execute_query(
+        "SELECT f.run_id, f.path, f.sha256, f.rows, r.rule, r.wildcards, r.ended_at "
+        "FROM _run_files f JOIN _runs r USING (run_id) "
+        "WHERE f.direction = 'output' AND r.status = 'ok' ORDER BY r.ended_at DESC"
+    ).to_dicts()
+
+
+def cmd_provenance(store: PipelineStore, args: argparse.Namespace) -> int:
+    side = sidecar_path(args.output)
+    if side.exists():
+        meta = ProvenanceTracker.load_sidecar(args.output)
+        print(f"# sidecar {side}")
+    else:
+        rows = store.execute_query(
+            "SELECT output_path, metadata_json FROM _provenance ORDER BY created_at DESC"
+        ).to_dicts()
+        match = [
+            r for r in rows if r["output_path"] and _norm(r["output_path"]) == _norm(args.output)
+        ]
+        if not match:
+            print(f"no provenance recorded for {args.output}", file=sys.stderr)
+            return 1
+        meta = json.loads(match[0]["metadata_json"])
+        print(f"# from the _provenance table of {store.db_path} (no sidecar at {side})")
+    print(json.dumps(meta, indent=2, sort_keys=True))
+    return 0
+
+
+def cmd_lineage(store: PipelineStore, args: argparse.Namespace) -> int:
+    produced = _producing_runs(store)
+    inputs = store.execute_query(
+        "SELECT run_id, path, sha256 FROM _run_files WHERE direction = 'input' ORDER BY path"
+    ).to_dicts()
+    inputs_of: dict[str, list[dict[str, Any]]] = {}
+    for row in inputs:
+        inputs_of.setdefault(row["run_id"], []).append(row)
+    by_path: dict[str, dict[str, Any]] = {}
+    by_sha: dict[str, list[dict[str, Any]]] = {}
+    for row in produced:  # newest first: keep the first seen
+        by_path.setdefault(_norm(row["path"]), row)
+        if row["sha256"]:
+            by_sha.setdefault(row["sha256"], []).append(row)
+    start = by_path.get(_norm(args.output))
+    if start is None:
+        print(f"no successful run recorded that produced {args.output}", file=sys.stderr)
+        return 1
+
+    def parent_of(inp: dict[str, Any], child_run: str) -> tuple[dict[str, Any] | None, str]:
+        """The run that produced this input: same content (same path preferred), else same path."""
+        same = [r for r in by_sha.get(inp["sha256"] or "", []) if r["run_id"] != child_run]
+        for r in same:
+            if _norm(r["path"]) == _norm(inp["path"]):
+                return r, ""
+        if same:
+            return same[0], f"  [same content as {same[0]['path']}]"
+        r = by_path.get(_norm(inp["path"]))
+        if r is not None and r["run_id"] != child_run:
+            return r, "  [content changed since it was used]"
+        return None, ""
+
+    def show(run: dict[str, Any], path: str, depth: int, seen: set[str]) -> None:
+        pad = "  " * depth
+        wc = "" if run["wildcards"] in (None, "{}") else f" {run['wildcards']}"
+        when = run["ended_at"]
+        print(f"{pad}{path}  <- rule {run['rule']}{wc} (run {run['run_id'][:12]}, {when})")
+        if run["run_id"] in seen:
+            print(f"{pad}  (already shown)")
+            return
+        seen = seen | {run["run_id"]}
+        for inp in inputs_of.get(run["run_id"], []):
+            parent, note = parent_of(inp, run["run_id"])
+            if parent is None:
+                sha = (inp["sha256"] or "")[:16]
+                print(f"{pad}  {inp['path']}  (source file, sha256 {sha})")
+                continue
+            if note:
+                print(f"{pad}  {inp['path']}{note}")
+            show(parent, inp["path"], depth + 1, seen)
+
+    show(start, args.output, 0, set())
+    return 0
+
+
+def cmd_verify(store: PipelineStore, args: argparse.Namespace) -> int:
+    latest: dict[str, dict[str, Any]] = {}
+    for row in _producing_runs(store):
+        latest.setdefault(row["path"], row)
+    fetched = store.execute_query(
+        "SELECT path, sha256 FROM _fetch_checkpoints ORDER BY fetched_at DESC"
+    ).to_dicts()
+    for row in fetched:
+        latest.setdefault(row["path"], {**row, "rule": "fetch"})
+    problems = 0
+    for path in sorted(latest):
+        rec = latest[path]
+        if not os.path.exists(path):
+            print(f"MISSING   {path}  (recorded by {rec['rule']})")
+            problems += 1
+            continue
+        now = file_record(path)["sha256"]
+        if now != rec["sha256"]:
+            print(f"MISMATCH  {path}  (recorded {rec['sha256'][:16]}, on disk {now[:16]})")
+            problems += 1
+        else:
+            print(f"OK        {path}")
+    print(f"{len(latest)} recorded files, {problems} problem(s)")
+    return 1 if problems else 0
+
+
+def cmd_invalidate(store: PipelineStore, args: argparse.Namespace) -> int:
+    name = args.name
+    removed = False
+    try:
+        validate_table_name(name)
+        is_table = True
+    except InvalidNameError:
+        is_table = False
+    if is_table and store.delete_checkpoint(name):
+        print(f"deleted table checkpoint {name}")
+        removed = True
+    cache_dir = (getattr(store, "cli_config", {}).get("live") or {}).get("cache_dir")
+    n = FetchCache(store, cache_dir).invalidate(name)
+    if n:
+        print(f"invalidated {n} fetch checkpoint(s) matching {name}")
+        removed = True
+    if not removed:
+        print(f"nothing matches {name!r} (no table, fetch key or source)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="usher-pipeline state", description="Inspect and maintain the state database."
+    )
+    parser.add_argument("--db", help="state database (default: state.db of the config)")
+    parser.add_argument("--configfile", help="config file (default: config/config.yaml)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("checkpoints", help="list stored tables and fetch checkpoints")
+    runs = sub.add_parser("runs", help="list rule executions")
+    runs.add_argument("--rule")
+    runs.add_argument("--status", choices=["running", "ok", "failed"])
+    runs.add_argument("--limit", type=int, default=50)
+    prov = sub.add_parser("provenance", help="show an output's provenance")
+    prov.add_argument("output")
+    lin = sub.add_parser("lineage", help="show the runs and files an output derives from")
+    lin.add_argument("output")
+    sub.add_parser("verify", help="re-hash recorded outputs; non-zero exit on any mismatch")
+    inv = sub.add_parser("invalidate", help="drop a table checkpoint or fetch checkpoint(s)")
+    inv.add_argument("name", help="table name, fetch key (prefix) or source name")
+    return parser
+
+
+_COMMANDS = {
+    "checkpoints": cmd_checkpoints,
+    "runs": cmd_runs,
+    "provenance": cmd_provenance,
+    "lineage": cmd_lineage,
+    "verify": cmd_verify,
+    "invalidate": cmd_invalidate,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    with _open_store(args) as store:
+        return _COMMANDS[args.command](store, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
