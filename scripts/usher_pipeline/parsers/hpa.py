@@ -82,8 +82,14 @@ def read_hpa_cilia_flags(
             f"{rejected.height} of {df.height} rows have flag values other than YES/NO "
             f"(first at line {rejected['line'][0]}: gene {rejected['gene_name'][0]!r})",
         )
+    comment_cols = [f"{c}_comments" for c in CILIA_FLAG_COLUMNS if f"{c}_comments" in df.columns]
     flags = df.filter(ok).select(
         pl.col("Gene_name").alias("gene_name"),
         *[(pl.col(c) == "YES").alias(f"hpa_{c.lower()}") for c in CILIA_FLAG_COLUMNS],
+        pl.concat_str(
+            [pl.when(pl.col(c) == "NA").then(None).otherwise(pl.col(c)) for c in comment_cols],
+            separator=" | ",
+            ignore_nulls=True,
+        ).alias("hpa_cilia_comments"),
     )
     return flags, rejected

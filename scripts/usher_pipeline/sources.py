@@ -1,0 +1,70 @@
+"""Which upstream file each source key comes from, in snapshot mode and in live mode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .snapshot import load_manifest
+
+# Source keys each workflow step reads. In live mode, keys listed in LIVE_REPLACEMENTS are fetched
+# instead of read from the snapshot; keys in SNAPSHOT_ONLY come from the snapshot in both modes
+# (curated gene sets, and tables without a live equivalent); SNAPSHOT_ONLY_OFFLINE are dropped in
+# live mode because a live source supersedes them.
+STEP_SOURCES: dict[str, tuple[str, ...]] = {
+    "universe": ("gene_info", "mane", "hgnc", "gene_type"),
+    "gene_sets": ("usher_genes", "scgs_v2", "scgs_v1", "housekeeping", "ciliacarta_negative"),
+    "annotation": ("gene2go", "go_terms", "go_edges"),
+    "localization": ("gene2go", "go_terms", "go_edges", "hpa_subcellular", "hpa_cilia_flags"),
+    "mouse_phenotype": ("mgi_hmd",),
+    "human_phenotype": ("hpo_g2p", "hpo_obo"),
+    "literature": ("gene2pubmed",),
+    "protein_features": ("gene2pfam", "gene2prosite"),
+    "constraint": ("shet",),
+    "expression": (),
+}
+
+# Snapshot key -> live key (same parser).
+LIVE_REPLACEMENTS = {
+    "gene_info": "gene_info",
+    "mane": "mane",
+    "hgnc": "hgnc",
+    "gene2go": "gene2go",
+    "gene2pubmed": "gene2pubmed",
+    "go_terms": "go_obo",
+    "go_edges": "go_obo",
+    "hpo_obo": "hpo_obo",
+    "hpo_g2p": "hpo_g2p",
+    "mgi_hmd": "mgi_hmd",
+    "hpa_subcellular": "hpa_subcellular",
+}
+# Snapshot-only tables that a live source supersedes (not read in live mode).
+SUPERSEDED_IN_LIVE = {"gene_type", "hpa_cilia_flags", "gene2pfam", "gene2prosite", "shet"}
+# Extra live-only inputs per step.
+LIVE_EXTRA: dict[str, tuple[str, ...]] = {
+    "expression": ("hpa_rna_tissue", "gtex_median"),
+    "constraint": ("gnomad_constraint",),
+}
+
+
+def snapshot_paths(snapshot_dir: str | Path) -> dict[str, str]:
+    """Source key -> path of the snapshot file (from the manifest)."""
+    root = Path(snapshot_dir)
+    return {e["key"]: str(root / e["path"]) for e in load_manifest(root)["files"]}
+
+
+def step_inputs(step: str, mode: str, snapshot_dir: str | Path, results_dir: str) -> dict[str, str]:
+    """Named input files of a workflow step for the given mode (key -> path)."""
+    snap = snapshot_paths(snapshot_dir)
+    out: dict[str, str] = {}
+    for key in STEP_SOURCES[step]:
+        if mode == "live" and key in LIVE_REPLACEMENTS:
+            live_key = LIVE_REPLACEMENTS[key]
+            out[live_key] = f"{results_dir}/live/raw/{live_key}"
+        elif mode == "live" and key in SUPERSEDED_IN_LIVE:
+            continue
+        else:
+            out[key] = snap[key]
+    if mode == "live":
+        for key in LIVE_EXTRA.get(step, ()):
+            out[key] = f"{results_dir}/live/raw/{key}"
+    return out

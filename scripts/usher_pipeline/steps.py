@@ -1,0 +1,203 @@
+"""The workflow's computations, one function per step, from input paths to tables.
+
+Rule scripts are thin wrappers around these; tests call them directly on fixtures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import polars as pl
+
+from .errors import MappingError
+from .layers.go_layers import annotation_layer, localization_layer
+from .layers.other_layers import (
+    constraint_layer,
+    expression_layer_unknown,
+    literature_layer,
+    protein_features_layer,
+)
+from .layers.phenotype_layers import human_phenotype_layer, mouse_phenotype_layer
+from .parsers import hpa, ids, misc, ncbi, phenotypes
+from .parsers.ontology import read_go, read_obo
+from .universe import complete_layer, mapping_summary, resolve_symbols
+from .universe import build_universe as _build_universe
+
+Paths = Mapping[str, str | Path]
+
+
+def universe_step(
+    paths: Paths, gene_subset: list[str] | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
+    """Build the universe (genes, aliases) and its mapping summary, optionally restricted."""
+    gene_info = ncbi.read_gene_info(paths["gene_info"])
+    mane = ids.read_mane(paths["mane"])
+    hgnc = ids.read_hgnc(paths["hgnc"])
+    old = ncbi.read_gene_type(paths["gene_type"]) if paths.get("gene_type") else None
+    genes, aliases = _build_universe(gene_info, mane, hgnc, old)
+    summary = mapping_summary(genes)
+    if gene_subset is not None:
+        res = resolve_symbols(gene_subset, aliases)
+        bad = res.filter(pl.col("gene_id").is_null())
+        if bad.height:
+            raise MappingError(
+                f"gene_subset: symbol(s) {bad['symbol'].to_list()} do not map to the universe"
+            )
+        keep = res["gene_id"].to_list()
+        genes = genes.filter(pl.col("gene_id").is_in(keep))
+        aliases = aliases.filter(pl.col("gene_id").is_in(keep))
+        summary["subset_genes"] = genes.height
+    return genes, aliases, summary
+
+
+def gene_sets_step(
+    paths: Paths,
+    full_aliases: pl.DataFrame,
+    genes: pl.DataFrame,
+    config: Mapping,
+) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
+    """Resolve every gene set to gene_id. Returns (flags per universe gene, resolution log, stats).
+
+    Hard failures: an unmapped control gene (Usher or cilia gold standard) unless listed in
+    ``known_genes.exclude_from_controls``; a gene set mapping below ``mapping.min_gene_set_rate``.
+    """
+    known = config["known_genes"]
+    excluded = known.get("exclude_from_controls") or {}
+    sets = {
+        "usher": known["usher"],
+        "cilia_gold_standard": known["cilia_gold_standard"],
+        **{k: v for k, v in (config.get("negative_controls") or {}).items()},
+    }
+    for extra in ("scgs_v1", "ciliacarta_negative"):
+        if extra in paths and extra not in sets.values():
+            sets[extra] = extra
+    logs = []
+    stats: dict = {}
+    flags = genes.select("gene_id")
+    for name, key in sets.items():
+        gs = misc.read_gene_set(paths[key], key)
+        res = resolve_symbols(gs["symbol"].to_list(), full_aliases).with_columns(
+            pl.lit(name).alias("gene_set"), pl.lit(key).alias("source_key")
+        )
+        logs.append(res)
+        n = res.height
+        mapped = res.filter(pl.col("gene_id").is_not_null())
+        unmapped = res.filter(pl.col("gene_id").is_null())["symbol"].to_list()
+        stats[name] = {
+            "symbols": n,
+            "mapped": mapped.height,
+            "rate": round(mapped.height / n, 6) if n else 0.0,
+            "unmapped": unmapped,
+            "by_match_type": dict(res.group_by("match_type").len().sort("match_type").iter_rows()),
+        }
+        is_control = name in ("usher", "cilia_gold_standard")
+        if name == "usher":
+            hard = [s for s in unmapped if s not in excluded]
+            if hard:
+                raise MappingError(
+                    f"control gene(s) {hard} of gene set '{key}' do not map to the universe; "
+                    "fix the gene set or list them under known_genes.exclude_from_controls"
+                )
+        min_rate = config["mapping"]["min_gene_set_rate"]
+        effective = mapped.height / max(n - len([s for s in unmapped if s in excluded]), 1)
+        if (is_control or name in (config.get("negative_controls") or {})) and effective < min_rate:
+            raise MappingError(
+                f"gene set '{key}': only {mapped.height}/{n} symbols map ({effective:.1%} < "
+                f"mapping.min_gene_set_rate {min_rate:.0%}); unmapped: {unmapped[:20]}"
+            )
+        ids_ = set(mapped["gene_id"].to_list())
+        flags = flags.with_columns(pl.col("gene_id").is_in(list(ids_)).alias(f"is_{name}"))
+    flags = flags.with_columns(
+        (pl.col("is_usher") | pl.col("is_cilia_gold_standard")).alias("is_known")
+    )
+    log = pl.concat(logs).select("gene_set", "source_key", "symbol", "gene_id", "match_type")
+    return flags, log, stats
+
+
+def _go(paths: Paths):
+    return read_go({k: Path(v) for k, v in paths.items() if k in ("go_obo", "go_terms", "go_edges")})
+
+
+def layer_step(
+    name: str,
+    paths: Paths,
+    genes: pl.DataFrame,
+    config: Mapping,
+    live_tables: Mapping[str, pl.DataFrame] | None = None,
+) -> tuple[pl.DataFrame, dict]:
+    """Compute one evidence layer for the universe; one row per gene (checked)."""
+    params = config["layers"].get(name, {})
+    live_tables = live_tables or {}
+    if name == "annotation":
+        table, stats = annotation_layer(
+            genes, ncbi.read_gene2go(paths["gene2go"]), _go(paths), params["ref_terms"]
+        )
+    elif name == "localization":
+        flags = None
+        if paths.get("hpa_cilia_flags"):
+            flags, rejected = hpa.read_hpa_cilia_flags(paths["hpa_cilia_flags"])
+        table, stats = localization_layer(
+            genes,
+            ncbi.read_gene2go(paths["gene2go"]),
+            _go(paths),
+            params["compartments"],
+            hpa.read_hpa_subcellular(paths["hpa_subcellular"]),
+            hpa.read_hpa_genes(paths["hpa_subcellular"]),
+            flags,
+            params["weights"],
+        )
+        if flags is not None:
+            stats["hpa_cilia_flags_rejected_rows"] = rejected.to_dicts()
+    elif name == "mouse_phenotype":
+        table, stats = mouse_phenotype_layer(
+            genes, phenotypes.read_mgi_hmd(paths["mgi_hmd"]), params["categories"]
+        )
+    elif name == "human_phenotype":
+        table, stats = human_phenotype_layer(
+            genes,
+            phenotypes.read_genes_to_phenotype(paths["hpo_g2p"]),
+            read_obo(paths["hpo_obo"], "hpo_obo"),
+            params["categories"],
+        )
+    elif name == "literature":
+        table, stats = literature_layer(
+            genes,
+            ncbi.read_gene2pubmed(paths["gene2pubmed"]),
+            live_tables.get("pubmed_counts"),
+            params["ref_context"],
+        )
+    elif name == "protein_features":
+        pfam = (
+            ncbi.read_gene2xref(paths["gene2pfam"], "Pfam_ID", "gene2pfam")
+            if paths.get("gene2pfam")
+            else None
+        )
+        prosite = (
+            ncbi.read_gene2xref(paths["gene2prosite"], "PROSITE_ID", "gene2prosite")
+            if paths.get("gene2prosite")
+            else None
+        )
+        table, stats = protein_features_layer(
+            genes, pfam, prosite, live_tables.get("uniprot_features"), params["domains"],
+            params["coiled_coil_weight"],
+        )
+    elif name == "constraint":
+        shet = misc.read_shet(paths["shet"]) if paths.get("shet") else None
+        table, stats = constraint_layer(
+            genes, shet, live_tables.get("gnomad_constraint"), params["shet_scale"]
+        )
+    elif name == "expression":
+        if "expression" in live_tables:
+            table, stats = live_tables["expression"], {"source": "live"}
+        else:
+            table = expression_layer_unknown(genes)
+            stats = {"source": "none offline: every value NULL (unknown)"}
+    else:
+        raise ValueError(f"unknown layer '{name}'")
+    table = complete_layer(genes, table, name)
+    stats["rows"] = table.height
+    score_col = f"{name}_score"
+    if score_col in table.columns:
+        stats["genes_with_score"] = int(table[score_col].is_not_null().sum())
+    return table, stats
