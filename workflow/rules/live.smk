@@ -1,0 +1,77 @@
+# Live mode: fetch current upstream releases. Included by the Snakefile only when
+# config["mode"] == "live". All rules are localrules (compute nodes often have no internet) and go
+# through the state layer's fetch cache: a rerun with an unchanged config makes no request.
+
+from usher_pipeline.live.fetch import pubmed_contexts
+from usher_pipeline.live.sources import (
+    SOURCES as LIVE_SOURCES,
+    eutils_base as live_eutils_base,
+    source_release as live_source_release,
+    source_url as live_source_url,
+    uniprot_base as live_uniprot_base,
+)
+
+LIVE_DIR = f"{config['results_dir']}/live"
+LIVE_LOGS = f"{config['results_dir']}/logs/live"
+
+
+def _live_setting(name, default):
+    return (config.get("live") or {}).get(name, default)
+
+
+def _live_item_release(name):
+    return str(
+        ((_live_setting("sources", {}) or {}).get(name) or {}).get("release")
+        or "current"
+    )
+
+
+localrules:
+    live_fetch_source,
+    live_pubmed_counts,
+    live_uniprot,
+
+
+rule live_fetch_source:
+    output:
+        f"{LIVE_DIR}/raw/{{key}}",
+    log:
+        f"{LIVE_LOGS}/fetch_{{key}}.log",
+    wildcard_constraints:
+        key="|".join(sorted(LIVE_SOURCES)),
+    params:
+        url=lambda wc: live_source_url(wc.key, config),
+        release=lambda wc: live_source_release(wc.key, config),
+        fetcher_version=lambda wc: LIVE_SOURCES[wc.key].fetcher_version,
+    script:
+        "../../scripts/fetch_source.py"
+
+
+rule live_pubmed_counts:
+    input:
+        genes=f"{config['results_dir']}/universe/genes.parquet",
+        aliases=f"{config['results_dir']}/universe/aliases.parquet",
+    output:
+        f"{LIVE_DIR}/pubmed_counts.parquet",
+    log:
+        f"{LIVE_LOGS}/pubmed_counts.log",
+    params:
+        eutils_base=live_eutils_base(config),
+        contexts=pubmed_contexts(config),
+        batch_size=_live_setting("batch_size", 200),
+        release=_live_item_release("pubmed"),
+    script:
+        "../../scripts/fetch_pubmed_counts.py"
+
+
+rule live_uniprot:
+    output:
+        f"{LIVE_DIR}/uniprot_features.parquet",
+    log:
+        f"{LIVE_LOGS}/uniprot.log",
+    params:
+        uniprot_base=live_uniprot_base(config),
+        page_size=_live_setting("uniprot_page_size", 500),
+        release=_live_item_release("uniprot"),
+    script:
+        "../../scripts/fetch_uniprot.py"
