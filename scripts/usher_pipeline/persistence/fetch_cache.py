@@ -251,9 +251,11 @@ class FetchCache:
 
         Returns how many records (fetches and batch sets) were removed.
         """
-        if len(key_or_source) < 3:
-            raise ValueError("give a source name or at least 3 characters of a fetch key")
-        pattern = key_or_source.lower() + "%"
+        if not key_or_source:
+            raise ValueError("give a source name or a fetch key (at least 6 hex characters)")
+        is_key = len(key_or_source) >= 6 and all(c in "0123456789abcdef" for c in key_or_source)
+        # LIKE wildcards cannot occur in a hex prefix; a non-key never matches a key.
+        pattern = key_or_source + "%" if is_key else "-"
         with self.store._transaction(f"fetch_invalidate:{key_or_source}") as con:
             rows = con.execute(
                 "SELECT key, path FROM _fetch_checkpoints WHERE key LIKE ? OR source = ?",
