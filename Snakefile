@@ -1,0 +1,32 @@
+# usher-pipeline: screen human protein-coding genes for under-studied cilia / Usher candidates.
+# Thin entry point: config + schema validation, rule modules, and the target rule.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/universe.smk"
+include: "workflow/rules/layers.smk"
+include: "workflow/rules/integrate.smk"
+include: "workflow/rules/report.smk"
+
+
+if config["mode"] == "live":
+
+    include: "workflow/rules/live.smk"
+
+
+report: "workflow/report/workflow.rst"
+
+
+rule all:
+    input:
+        final_outputs(),
+    default_target: True

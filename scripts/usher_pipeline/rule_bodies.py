@@ -1,0 +1,328 @@
+"""Bodies of the workflow's rules. Each takes the ``snakemake`` object Snakemake passes to a
+``script:`` and does its work inside a ``RuleRun`` (run history, provenance sidecars, atomic
+outputs, DuckDB persistence). The scripts under ``scripts/`` only call these."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from .layers import LAYER_NAMES
+from .persistence import RuleRun
+from .persistence._common import atomic_write_text
+from .scoring import SCORED_LAYERS, score_genes, summarize_evidence
+from .snapshot import verify_snapshot
+from .sources import LIVE_REPLACEMENTS, snapshot_paths
+
+
+def _write_json(run: RuleRun, data: Any, path: str) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    run.register_output(path)
+
+
+def _add_snapshot_sources(run: RuleRun, keys: list[str]) -> None:
+    """Record the snapshot manifest entries of the given source keys in the provenance."""
+    snap_dir = run.config["snapshot_dir"]
+    from .snapshot import load_manifest
+
+    by_key = {e["key"]: e for e in load_manifest(snap_dir)["files"]}
+    for key in keys:
+        entry = by_key.get(key)
+        if entry:
+            run.add_source(
+                entry["source"],
+                entry["release"],
+                entry["upstream_url"],
+                path=str(Path(snap_dir) / entry["path"]),
+                sha256=entry["sha256"],
+            )
+
+
+def _record_inputs_sources(run: RuleRun, named_inputs: dict[str, str]) -> None:
+    snap = snapshot_paths(run.config["snapshot_dir"])
+    snap_keys = [k for k, p in named_inputs.items() if snap.get(k) == p]
+    _add_snapshot_sources(run, snap_keys)
+    live_keys = set(LIVE_REPLACEMENTS.values()) | {"hpa_rna_tissue", "gtex_median",
+                                                   "gnomad_constraint"}  # fmt: skip
+    for key, path in named_inputs.items():
+        if key in live_keys and "/live/raw/" in str(path):
+            side = Path(str(path) + ".provenance.json")
+            if side.exists():
+                meta = json.loads(side.read_text())
+                for src in meta.get("sources", []):
+                    run.add_source(
+                        src.get("name", key),
+                        src.get("release", "live"),
+                        src.get("url", ""),
+                        path=str(path),
+                        retrieved_at=src.get("retrieved_at"),
+                        validators=src.get("validators"),
+                        sha256=src.get("sha256"),
+                    )
+
+
+def named_inputs(snakemake: Any) -> dict[str, str]:
+    """Named single-file inputs of a job (Snakemake namedlist → dict)."""
+    out = {}
+    for key, value in snakemake.input.items():
+        if isinstance(value, str):
+            out[key] = value
+    return out
+
+
+def verify_snapshot_rule(snakemake: Any) -> None:
+    with RuleRun(snakemake) as run:
+        entries = verify_snapshot(snakemake.params.snapshot_dir)
+        run.record_step("verify snapshot manifest", {"files": len(entries)})
+        _add_snapshot_sources(run, [e["key"] for e in entries])
+        _write_json(
+            run,
+            {"snapshot_dir": snakemake.params.snapshot_dir, "verified": entries},
+            snakemake.output[0],
+        )
+
+
+def gene_universe_rule(snakemake: Any) -> None:
+    from .steps import gene_sets_step, universe_step
+
+    with RuleRun(snakemake) as run:
+        inputs = named_inputs(snakemake)
+        _record_inputs_sources(run, inputs)
+        subset = None
+        if snakemake.params.gene_subset:
+            lines = Path(snakemake.params.gene_subset).read_text().splitlines()
+            subset = [s.strip() for s in lines if s.strip() and not s.startswith("#")]
+        full_genes, full_aliases, summary = universe_step(inputs, None)
+        run.record_step("build universe", summary)
+        flags, log, set_stats = gene_sets_step(inputs, full_aliases, full_genes, run.config)
+        run.record_step("resolve gene sets", {k: {kk: vv for kk, vv in v.items() if kk != "unmapped"}
+                                              for k, v in set_stats.items()})  # fmt: skip
+        genes, aliases = full_genes, full_aliases
+        if subset is not None:
+            genes, aliases, sub_summary = universe_step(inputs, subset)
+            summary["subset_genes"] = sub_summary["subset_genes"]
+            flags = flags.join(genes.select("gene_id"), on="gene_id", how="semi")
+        run.write_parquet(genes, snakemake.output.genes, table_name="universe_genes",
+                          sort_by="gene_id", description="gene universe")  # fmt: skip
+        run.write_parquet(aliases, snakemake.output.aliases, table_name="universe_aliases",
+                          sort_by=["gene_id", "alias_type", "alias"])  # fmt: skip
+        run.write_parquet(flags, snakemake.output.gene_sets, table_name="gene_set_flags",
+                          sort_by="gene_id")  # fmt: skip
+        run.write_tsv(log.sort("gene_set", "symbol"), snakemake.output.mapping)
+        _write_json(
+            run,
+            {"universe": summary, "gene_sets": set_stats, "mode": snakemake.params.mode},
+            snakemake.output.report,
+        )
+
+
+def compute_layer_rule(snakemake: Any) -> None:
+    from .steps import layer_step
+
+    layer = snakemake.params.layer
+    with RuleRun(snakemake) as run:
+        inputs = named_inputs(snakemake)
+        _record_inputs_sources(run, inputs)
+        genes = pl.read_parquet(snakemake.input.genes)
+        live = {}
+        for key in ("pubmed_counts", "uniprot_features"):
+            if key in inputs:
+                live[key] = pl.read_parquet(inputs[key])
+        if layer == "expression" and snakemake.params.mode == "live":
+            from .live.expression import expression_layer
+
+            live["expression"] = expression_layer(
+                genes, Path(inputs["hpa_rna_tissue"]), Path(inputs["gtex_median"])
+            )
+        if layer == "constraint" and "gnomad_constraint" in inputs:
+            from .live.constraint import gnomad_constraint
+
+            live["gnomad_constraint"] = gnomad_constraint(genes, Path(inputs["gnomad_constraint"]))
+        table, stats = layer_step(layer, inputs, genes, run.config, live)
+        run.record_step(f"layer {layer}", {k: v for k, v in stats.items() if not isinstance(v, list)})
+        run.write_parquet(table, snakemake.output.table, table_name=f"layer_{layer}",
+                          sort_by="gene_id", description=f"evidence layer {layer}")  # fmt: skip
+        _write_json(run, {"layer": layer, **stats}, snakemake.output.stats)
+
+
+def integrate_rule(snakemake: Any) -> None:
+    with RuleRun(snakemake) as run:
+        scoring = snakemake.params.scoring
+        genes = pl.read_parquet(snakemake.input.genes)
+        flags = pl.read_parquet(snakemake.input.gene_sets)
+        table = genes.select("gene_id", "symbol", "hgnc_id", "ncbi_gene_id", "ensembl_gene",
+                             "uniprot_acc", "chromosome", "description")  # fmt: skip
+        for layer in LAYER_NAMES:
+            part = pl.read_parquet(snakemake.input[layer])
+            if part.height != genes.height:
+                raise ValueError(
+                    f"layer table {snakemake.input[layer]} has {part.height} rows for "
+                    f"{genes.height} universe genes"
+                )
+            table = table.join(part, on="gene_id", how="left")
+        table = table.join(flags, on="gene_id", how="left")
+        scored = score_genes(table, scoring)
+        scored = summarize_evidence(scored, scoring["weights"], scoring["evidence_min_score"])
+        known = pl.col("is_known")
+        cands = scored.filter(~known).sort("rank_all")
+        cands = cands.with_row_index("rank", offset=1).with_columns(pl.col("rank").cast(pl.Int64))
+        scored = scored.join(cands.select("gene_id", "rank"), on="gene_id", how="left")
+        run.record_step(
+            "score and tier",
+            {
+                "genes": scored.height,
+                "known_genes": int(scored["is_known"].sum()),
+                "candidates": cands.height,
+                "tiers": dict(cands.group_by("tier").len().sort("tier").iter_rows()),
+            },
+        )
+        lead = ["rank_all", "rank", "gene_id", "symbol", "score", "tier", "evidence_count",
+                "layers_available", "is_known", "is_usher", "is_cilia_gold_standard"]  # fmt: skip
+        evidence = scored.select(lead + [c for c in scored.columns if c not in lead]).sort(
+            "rank_all"
+        )
+        run.write_parquet(evidence, snakemake.output.evidence, table_name="gene_evidence",
+                          sort_by="rank_all", description="every universe gene")  # fmt: skip
+        sub = [f"{layer}_score" for layer in SCORED_LAYERS] + ["annotation_score"]
+        contrib = [c for c in scored.columns if c.startswith("contrib_")]
+        cand_cols = ["rank", "gene_id", "symbol", "tier", "score", "evidence_count",
+                     "layers_available", *sub, *contrib, "pubmed_total", "evidence_summary",
+                     "evidence_gaps", "hgnc_id", "ncbi_gene_id", "ensembl_gene",
+                     "uniprot_acc", "description"]  # fmt: skip
+        candidates = evidence.filter(~known).select(cand_cols).sort("rank")
+        run.write_parquet(candidates, snakemake.output.candidates_parquet,
+                          table_name="candidates", sort_by="rank")  # fmt: skip
+        run.write_tsv(candidates, snakemake.output.candidates_tsv)
+
+
+def validate_rule(snakemake: Any) -> None:
+    from .validation import (
+        check_gates,
+        cv_recall,
+        percentiles,
+        raise_on_failed,
+        spearman,
+        top_n_stability,
+    )
+
+    with RuleRun(snakemake) as run:
+        v = snakemake.params.validation
+        scoring = snakemake.params.scoring
+        ev = pl.read_parquet(snakemake.input.evidence)
+        usher = ev.filter("is_usher")["gene_id"].to_list()
+        gold = ev.filter("is_cilia_gold_standard")["gene_id"].to_list()
+        hk = ev.filter(pl.col("is_housekeeping").fill_null(False))["gene_id"].to_list()
+        known = ev.filter("is_known")["gene_id"].to_list()
+        ctrl = []
+        for name, genes in (("usher", usher), ("cilia_gold_standard", gold), ("housekeeping", hk)):
+            ctrl.append(percentiles(ev, genes).with_columns(pl.lit(name).alias("control_set")))
+        controls = pl.concat(ctrl).join(ev.select("gene_id", "symbol"), on="gene_id")
+        med = {
+            name: controls.filter(pl.col("control_set") == name)["percentile"].median()
+            for name in ("usher", "cilia_gold_standard", "housekeeping")
+        }
+        folds = cv_recall(ev, sorted(gold), sorted(set(usher) - set(gold)), v["folds"], v["seed"],
+                          v["recall_top_fraction"])  # fmt: skip
+        nk = ev.filter(~pl.col("is_known"))
+        rho = spearman(nk["score"], nk["pubmed_total"].cast(pl.Float64))
+        stab = top_n_stability(ev, scoring, known, v["stability_top_n"],
+                               v["stability_weight_change"])  # fmt: skip
+        metrics = {
+            "usher_median_percentile": med["usher"],
+            "cilia_gold_median_percentile": med["cilia_gold_standard"],
+            "housekeeping_median_percentile": med["housekeeping"],
+            "cv_recall_mean": float(folds["recall"].mean()) if folds.height else None,
+            "cv_random_recall_mean": float(folds["random_recall"].mean()) if folds.height else None,
+            "spearman_publications": rho,
+            "abs_spearman_publications": abs(rho) if rho == rho else rho,
+            "top_n_stability_min": float(stab["overlap"].min()) if stab.height else None,
+            "top_n_stability_mean": float(stab["overlap"].mean()) if stab.height else None,
+            "n_usher": len(usher),
+            "n_cilia_gold_standard": len(gold),
+            "n_housekeeping": len(hk),
+            "n_candidates": nk.height,
+        }
+        failed = check_gates(metrics, v["gates"])
+        rows = [
+            {"metric": k, "value": None if val is None else float(val),
+             "gate": _gate_text(k, v["gates"]), "passed": _gate_passed(k, failed, v["gates"])}
+            for k, val in metrics.items()
+        ]  # fmt: skip
+        mtable = pl.DataFrame(rows, schema={"metric": pl.String, "value": pl.Float64,
+                                            "gate": pl.String, "passed": pl.Boolean})  # fmt: skip
+        run.store.save_dataframe(mtable, "validation_metrics", "validation metrics of the run")
+        run.store.save_dataframe(folds, "validation_cv_folds", "cross-validated recall per fold")
+        run.record_step("validation", {"failed_gates": failed, **{k: metrics[k] for k in metrics}})
+        raise_on_failed(failed)
+        run.write_tsv(mtable, snakemake.output.metrics)
+        run.write_tsv(controls.sort("control_set", "rank_all"), snakemake.output.controls)
+        run.write_tsv(folds, snakemake.output.folds)
+        run.write_tsv(stab, snakemake.output.stability)
+        _write_json(run, {"metrics": metrics, "gates": v["gates"], "failed": failed},
+                    snakemake.output.summary)  # fmt: skip
+
+
+_GATE_OF = {
+    "usher_median_percentile": ("min_usher_median_percentile", ">="),
+    "cilia_gold_median_percentile": ("min_cilia_gold_median_percentile", ">="),
+    "housekeeping_median_percentile": ("max_housekeeping_median_percentile", "<="),
+    "cv_recall_mean": ("min_cv_recall", ">="),
+    "abs_spearman_publications": ("max_abs_spearman_publications", "<="),
+    "top_n_stability_min": ("min_top_n_stability", ">="),
+}
+
+
+def _gate_text(metric: str, gates: dict) -> str | None:
+    if metric in _GATE_OF and _GATE_OF[metric][0] in gates:
+        gate, op = _GATE_OF[metric]
+        return f"{op} {gates[gate]}"
+    return None
+
+
+def _gate_passed(metric: str, failed: list[str], gates: dict) -> bool | None:
+    if _gate_text(metric, gates) is None:
+        return None
+    return not any(msg.startswith(f"{metric} ") for msg in failed)
+
+
+def plots_rule(snakemake: Any) -> None:
+    from .plots import layer_contributions, score_distribution, tier_breakdown
+
+    with RuleRun(snakemake) as run:
+        ev = pl.read_parquet(snakemake.input.evidence)
+        score_distribution(ev, snakemake.output.distribution)
+        layer_contributions(ev, snakemake.output.contributions, snakemake.params.top_n)
+        tier_breakdown(ev, snakemake.output.tiers)
+        for out in snakemake.output:
+            run.register_output(out)
+
+
+def candidates_table_rule(snakemake: Any) -> None:
+    from .html_table import candidates_html
+
+    with RuleRun(snakemake) as run:
+        cands = pl.read_parquet(snakemake.input.candidates)
+        html = candidates_html(cands, snakemake.params.max_rows)
+        atomic_write_text(snakemake.output[0], html)
+        run.register_output(snakemake.output[0])
+
+
+def reproducibility_rule(snakemake: Any) -> None:
+    from .repro import reproducibility_markdown
+
+    with RuleRun(snakemake) as run:
+        text = reproducibility_markdown(
+            config=snakemake.params.config,
+            verified=json.loads(Path(snakemake.input.verified).read_text()),
+            mapping=json.loads(Path(snakemake.input.mapping).read_text()),
+            layer_stats=[json.loads(Path(p).read_text()) for p in snakemake.input.layer_stats],
+            evidence=pl.read_parquet(snakemake.input.evidence),
+            validation=json.loads(Path(snakemake.input.validation).read_text()),
+            pipeline_version=run.tracker.pipeline_version,
+            config_hash=run.tracker.config_hash,
+        )
+        atomic_write_text(snakemake.output[0], text)
+        run.register_output(snakemake.output[0])

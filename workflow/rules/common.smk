@@ -1,0 +1,49 @@
+# Shared helpers of the rule modules. Logic lives in scripts/usher_pipeline; this file only maps
+# config to paths.
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
+
+from usher_pipeline.sources import snapshot_paths, step_inputs
+from usher_pipeline.layers import LAYER_NAMES
+
+RESULTS = config["results_dir"]
+LOGS = f"{RESULTS}/logs"
+BENCH = f"{RESULTS}/benchmarks"
+SNAPSHOT = config["snapshot_dir"]
+MODE = config["mode"]
+ENV = "../../envs/pipeline.yaml"
+
+
+def step_files(step):
+    """Named upstream input files of a step (snapshot or live paths, by mode)."""
+    return step_inputs(step, MODE, SNAPSHOT, RESULTS)
+
+
+def live_tables(layer):
+    """Item-wise live pulls a layer reads (none in snapshot mode)."""
+    if MODE != "live":
+        return {}
+    return {
+        "literature": {"pubmed_counts": f"{RESULTS}/live/pubmed_counts.parquet"},
+        "protein_features": {"uniprot_features": f"{RESULTS}/live/uniprot_features.parquet"},
+    }.get(layer, {})
+
+
+def subset_file():
+    return [config["gene_subset"]] if config.get("gene_subset") else []
+
+
+def final_outputs():
+    return [
+        f"{RESULTS}/candidates.tsv",
+        f"{RESULTS}/candidates.parquet",
+        f"{RESULTS}/gene_evidence.parquet",
+        f"{RESULTS}/validation/metrics.tsv",
+        f"{RESULTS}/plots/score_distribution.png",
+        f"{RESULTS}/plots/layer_contributions.png",
+        f"{RESULTS}/plots/tier_breakdown.png",
+        f"{RESULTS}/report/candidates_table.html",
+        f"{RESULTS}/reproducibility_report.md",
+    ]

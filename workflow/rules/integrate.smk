@@ -1,0 +1,56 @@
+LAYER_TABLES = {name: f"{RESULTS}/layers/{name}.parquet" for name in LAYER_NAMES}
+
+
+rule integrate:
+    input:
+        **LAYER_TABLES,
+        genes=rules.gene_universe.output.genes,
+        gene_sets=rules.gene_universe.output.gene_sets,
+    output:
+        evidence=report(
+            f"{RESULTS}/gene_evidence.parquet",
+            category="Results",
+            caption="../report/gene_evidence.rst",
+        ),
+        candidates_parquet=f"{RESULTS}/candidates.parquet",
+        candidates_tsv=report(
+            f"{RESULTS}/candidates.tsv",
+            category="Results",
+            caption="../report/candidates.rst",
+        ),
+    params:
+        scoring=config["scoring"],
+    log:
+        f"{LOGS}/integrate.log",
+    benchmark:
+        f"{BENCH}/integrate.tsv"
+    conda:
+        ENV
+    script:
+        "../../scripts/integrate.py"
+
+
+rule validate:
+    input:
+        evidence=rules.integrate.output.evidence,
+    output:
+        metrics=report(
+            f"{RESULTS}/validation/metrics.tsv",
+            category="Validation",
+            caption="../report/validation.rst",
+        ),
+        controls=f"{RESULTS}/validation/control_ranks.tsv",
+        folds=f"{RESULTS}/validation/cv_folds.tsv",
+        stability=f"{RESULTS}/validation/stability.tsv",
+        summary=f"{RESULTS}/validation/validation.json",
+    params:
+        validation=config["validation"],
+        scoring=config["scoring"],
+    log:
+        f"{LOGS}/validate.log",
+    benchmark:
+        f"{BENCH}/validate.tsv"
+    conda:
+        ENV
+    script:
+        "../../scripts/validate.py"

@@ -1,0 +1,45 @@
+rule verify_snapshot:
+    input:
+        manifest=f"{SNAPSHOT}/manifest.json",
+        files=list(snapshot_paths(SNAPSHOT).values()),
+    output:
+        f"{RESULTS}/snapshot/verified.json",
+    params:
+        snapshot_dir=SNAPSHOT,
+    log:
+        f"{LOGS}/verify_snapshot.log",
+    benchmark:
+        f"{BENCH}/verify_snapshot.tsv"
+    conda:
+        ENV
+    localrule: True
+    script:
+        "../../scripts/verify_snapshot.py"
+
+
+rule gene_universe:
+    input:
+        unpack(lambda wc: step_files("universe")),
+        unpack(lambda wc: step_files("gene_sets")),
+        verified=rules.verify_snapshot.output[0],
+        subset=subset_file(),
+    output:
+        genes=f"{RESULTS}/universe/genes.parquet",
+        aliases=f"{RESULTS}/universe/aliases.parquet",
+        gene_sets=f"{RESULTS}/universe/gene_sets.parquet",
+        mapping=f"{RESULTS}/universe/gene_set_mapping.tsv",
+        report=f"{RESULTS}/universe/mapping_report.json",
+    params:
+        mode=MODE,
+        gene_subset=config["gene_subset"],
+        known_genes=config["known_genes"],
+        negative_controls=config["negative_controls"],
+        mapping=config["mapping"],
+    log:
+        f"{LOGS}/gene_universe.log",
+    benchmark:
+        f"{BENCH}/gene_universe.tsv"
+    conda:
+        ENV
+    script:
+        "../../scripts/gene_universe.py"
