@@ -315,7 +315,7 @@ def stop(state_dir: Path = STATE_DIR, grace: float = 15) -> list[int]:
     """
     pids = _read_pids(state_dir)
     ours = {name: e for name, e in pids.items() if _is_ours(e)}
-    if ours:
+    if "slurmctld" in ours:
         try:
             _cancel_jobs()
         except (OSError, subprocess.TimeoutExpired):

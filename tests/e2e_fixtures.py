@@ -1,0 +1,207 @@
+"""Shared helpers for the end-to-end tests: run Snakemake on a fresh copy of the workflow.
+
+Every run works in its own copy of the working tree (without .git, .venv, .snakemake,
+results/, state/), so it starts from nothing exactly like a fresh clone, never touches the
+repository's own results/ or state file, and can run beside other runs.
+
+The fixture config is .test/config/config.yaml (a small gene subset). ``local_run()`` runs the
+workflow once per test session with the laptop profile and caches the result; the report,
+dry-run and integrator tests share it (``import e2e_fixtures`` works from tests/*.py because
+pytest puts the test file's folder on sys.path).
+"""
+
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+TEST_CONFIG_REL = Path(".test/config/config.yaml")
+TEST_CONFIG = REPO / TEST_CONFIG_REL
+ARTIFACTS = REPO / "test-artifacts"
+
+# names never copied: VCS, environments, run state, caches, earlier outputs
+_SKIP = {
+    ".git",
+    ".venv",
+    ".snakemake",
+    "results",
+    "state",
+    "logs",
+    "test-artifacts",
+    ".pytest_cache",
+    ".ruff_cache",
+    "__pycache__",
+    "build",
+}
+# relative paths never copied
+_SKIP_PATHS = {Path("benchmarks/out"), Path(".test/results"), Path(".test/state")}
+
+
+def snakemake_bin() -> str:
+    """The snakemake of the interpreter running the tests (the project's virtualenv)."""
+    candidate = Path(sys.executable).parent / "snakemake"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("snakemake")
+    if not found:
+        raise RuntimeError("snakemake is not installed in this environment")
+    return found
+
+
+def _ignore(directory: str, names: list[str]) -> list[str]:
+    rel = Path(directory).resolve().relative_to(REPO)
+    return [n for n in names if n in _SKIP or n.endswith(".egg-info") or rel / n in _SKIP_PATHS]
+
+
+def copy_workflow(dest: Path) -> Path:
+    """Copy the working tree (without run state) to ``dest``; return ``dest``."""
+    shutil.copytree(
+        REPO,
+        dest,
+        ignore=_ignore,
+        symlinks=True,
+    )
+    return dest
+
+
+def fixture_config() -> dict:
+    return yaml.safe_load(TEST_CONFIG.read_text())
+
+
+def results_dir(workdir: Path) -> Path:
+    """Where the fixture config puts the final outputs, inside ``workdir``."""
+    return workdir / fixture_config().get("results_dir", "results")
+
+
+def scratch_dir(prefix: str) -> Path:
+    """A new temporary directory, removed at interpreter exit unless USHER_KEEP_E2E=1."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    if os.environ.get("USHER_KEEP_E2E") != "1":
+        atexit.register(shutil.rmtree, path, True)
+    return path
+
+
+@dataclasses.dataclass
+class SnakemakeResult:
+    args: list[str]
+    returncode: int
+    output: str  # stdout and stderr interleaved
+    seconds: float
+    timed_out: bool
+
+
+def run_snakemake(
+    args: list[str],
+    cwd: Path,
+    timeout: float = 900,
+    env: dict[str, str] | None = None,
+    log_file: Path | None = None,
+) -> SnakemakeResult:
+    """Run snakemake with ``args`` in ``cwd``.
+
+    On timeout the run is interrupted with SIGINT (Snakemake then cancels its SLURM jobs;
+    SIGTERM would not stop it), then killed after 90 s more.
+    """
+    cmd = [snakemake_bin(), *args]
+    run_env = dict(os.environ if env is None else env)
+    run_env.setdefault("PYTHONUNBUFFERED", "1")
+    out_path = log_file or Path(tempfile.mkstemp(prefix="snakemake-", suffix=".log")[1])
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+    timed_out = False
+    with open(out_path, "w") as out:
+        proc = subprocess.Popen(
+            cmd, cwd=cwd, env=run_env, stdin=subprocess.DEVNULL, stdout=out, stderr=out
+        )
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=90)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    return SnakemakeResult(
+        args=cmd,
+        returncode=proc.returncode,
+        output=out_path.read_text(errors="replace"),
+        seconds=time.monotonic() - start,
+        timed_out=timed_out,
+    )
+
+
+def describe(res: SnakemakeResult, tail: int = 80) -> str:
+    lines = res.output.splitlines()
+    return (
+        f"command: {' '.join(res.args)}\nexit {res.returncode} after {res.seconds:.0f}s"
+        f"{' (TIMED OUT, interrupted)' if res.timed_out else ''}\n" + "\n".join(lines[-tail:])
+    )
+
+
+def job_stats(output: str) -> dict[str, int]:
+    """The 'Job stats' table Snakemake prints (rule -> job count), without the total row."""
+    stats: dict[str, int] = {}
+    lines = output.splitlines()
+    for i, line in enumerate(lines):
+        if line.strip() == "Job stats:":
+            for row in lines[i + 3 :]:  # header, dashes
+                m = re.match(r"^(\S+)\s+(\d+)\s*$", row)
+                if not m:
+                    break
+                if m.group(1) != "total":
+                    stats[m.group(1)] = int(m.group(2))
+            break
+    return stats
+
+
+@dataclasses.dataclass
+class LocalRun:
+    workdir: Path
+    results: Path
+    result: SnakemakeResult
+
+
+_LOCAL_RUN: LocalRun | None = None
+
+
+def local_run() -> LocalRun:
+    """Run the workflow on the fixture config once per session (laptop profile), cached.
+
+    Raises AssertionError (with the tail of the log) when the run fails, so every test that
+    depends on it fails with the reason.
+    """
+    global _LOCAL_RUN
+    if _LOCAL_RUN is None:
+        base = scratch_dir("usher-e2e-local-")
+        workdir = copy_workflow(base / "wf")
+        res = run_snakemake(
+            [
+                "--profile",
+                "workflow/profiles/default",
+                "--cores",
+                "2",
+                "--configfile",
+                str(TEST_CONFIG_REL),
+            ],
+            cwd=workdir,
+            timeout=1200,
+            log_file=base / "snakemake.log",
+        )
+        _LOCAL_RUN = LocalRun(workdir=workdir, results=results_dir(workdir), result=res)
+    if _LOCAL_RUN.result.returncode != 0:
+        raise AssertionError("fixture workflow run failed\n" + describe(_LOCAL_RUN.result))
+    return _LOCAL_RUN

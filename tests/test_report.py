@@ -1,0 +1,370 @@
+"""snakemake --report: a self-contained HTML report that really renders in a browser.
+
+After the shared fixture run (.test/config/config.yaml, see e2e_fixtures.local_run), builds the
+report, checks it needs nothing from the network, then drives headless Chromium like a user:
+open the report, click the "Results" category, click the view button of the per-gene
+candidate table, and read the table out of the iframe it is shown in. Screenshots are kept
+in test-artifacts/ (gitignored).
+
+Needs the Debian package chromium. Without it the browser test is skipped, unless
+USHER_REQUIRE_BROWSER=1, where it fails.
+
+The browser is driven with a minimal Chrome DevTools Protocol client over
+--remote-debugging-pipe (Chromium reads NUL-terminated JSON commands on fd 3 and answers on
+fd 4): no extra Python dependency, no TCP port.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import json
+import os
+import re
+import select
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from e2e_fixtures import ARTIFACTS, TEST_CONFIG_REL, describe, local_run, run_snakemake
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+# ------------------------------------------------------------------------------- CDP client
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--hide-scrollbars",
+    "--window-size=1400,1000",
+]
+
+
+def chromium_binary() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+class CDPError(RuntimeError):
+    pass
+
+
+class Browser:
+    """One headless Chromium with one page target."""
+
+    def __init__(self, binary: str, timeout: float = 60):
+        self.timeout = timeout
+        self.profile = tempfile.mkdtemp(prefix="usher-chromium-")
+        # our ends: write commands to w_cmd, read replies from r_out
+        r_cmd, w_cmd = os.pipe()
+        r_out, w_out = os.pipe()
+
+        # bash puts our pipe ends on the descriptors 3 and 4 that Chromium expects
+        self.proc = subprocess.Popen(
+            [
+                "bash",
+                "-c",
+                f'exec "$@" 3<&{r_cmd} 4>&{w_out}',
+                "bash",
+                binary,
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={self.profile}",
+                "--remote-debugging-pipe",
+                "about:blank",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            pass_fds=(r_cmd, w_out),
+        )
+        os.close(r_cmd)
+        os.close(w_out)
+        self._w = w_cmd
+        self._r = r_out
+        self._buf = b""
+        self._next_id = 0
+        self.events: list[dict] = []
+        target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+        self.session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})[
+            "sessionId"
+        ]
+        for domain in ("Page", "Network", "Runtime"):
+            self.call(f"{domain}.enable", session=True)
+
+    # -- protocol ------------------------------------------------------------------------
+    def _read_message(self, deadline: float) -> dict:
+        while b"\0" not in self._buf:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise CDPError("timed out waiting for Chromium")
+            ready, _, _ = select.select([self._r], [], [], remaining)
+            if not ready:
+                continue
+            chunk = os.read(self._r, 1 << 20)
+            if not chunk:
+                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
+                raise CDPError(f"Chromium closed the pipe (exit {self.proc.poll()}): {err[-2000:]}")
+            self._buf += chunk
+        raw, self._buf = self._buf.split(b"\0", 1)
+        return json.loads(raw)
+
+    def call(self, method: str, params: dict | None = None, session: bool = False) -> dict:
+        self._next_id += 1
+        msg = {"id": self._next_id, "method": method, "params": params or {}}
+        if session:
+            msg["sessionId"] = self.session
+        os.write(self._w, json.dumps(msg).encode() + b"\0")
+        deadline = time.monotonic() + self.timeout
+        while True:
+            reply = self._read_message(deadline)
+            if reply.get("id") == self._next_id:
+                if "error" in reply:
+                    raise CDPError(f"{method}: {reply['error']}")
+                return reply.get("result", {})
+            if "method" in reply:
+                self.events.append(reply)
+
+    # -- page helpers --------------------------------------------------------------------
+    def navigate(self, url: str) -> None:
+        self.events.clear()
+        self.call("Page.navigate", {"url": url}, session=True)
+        deadline = time.monotonic() + self.timeout
+        while not any(e.get("method") == "Page.loadEventFired" for e in self.events):
+            self.events.append(self._read_message(deadline))
+
+    def evaluate(self, expression: str):
+        res = self.call(
+            "Runtime.evaluate",
+            {"expression": expression, "returnByValue": True, "awaitPromise": True},
+            session=True,
+        )
+        if "exceptionDetails" in res:
+            raise CDPError(f"JS exception: {res['exceptionDetails']}")
+        return res["result"].get("value")
+
+    def wait_for(self, expression: str, timeout: float = 30, interval: float = 0.2):
+        """Poll a JS expression until it is truthy; return its value."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = self.evaluate(expression)
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise CDPError(f"timed out waiting for: {expression}")
+            time.sleep(interval)
+
+    def document(self) -> dict:
+        """Full DOM tree, iframe documents included (pierce)."""
+        return self.call("DOM.getDocument", {"depth": -1, "pierce": True}, session=True)["root"]
+
+    def screenshot(self, path: Path) -> Path:
+        data = self.call("Page.captureScreenshot", {"format": "png"}, session=True)["data"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(data))
+        return path
+
+    def requested_urls(self) -> list[str]:
+        return [
+            e["params"]["request"]["url"]
+            for e in self.events
+            if e.get("method") == "Network.requestWillBeSent"
+        ]
+
+    def close(self) -> None:
+        try:
+            self.call("Browser.close")
+        except (CDPError, OSError):
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        for fd in (self._w, self._r):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+    def __enter__(self) -> Browser:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def iter_nodes(node: dict):
+    """Depth-first walk over a DOM.getDocument tree, entering iframe content documents."""
+    yield node
+    for child in node.get("children", []):
+        yield from iter_nodes(child)
+    if "contentDocument" in node:
+        yield from iter_nodes(node["contentDocument"])
+
+
+def frame_documents(root: dict) -> list[dict]:
+    """Content documents of every iframe in the tree."""
+    return [n["contentDocument"] for n in iter_nodes(root) if "contentDocument" in n]
+
+
+def text_of(node: dict) -> str:
+    return " ".join(
+        n["nodeValue"].strip()
+        for n in iter_nodes(node)
+        if n.get("nodeType") == 3 and n.get("nodeValue", "").strip()
+    )
+
+
+# ------------------------------------------------------------------------------- tests
+
+CATEGORIES = ("Results", "Plots", "Validation", "Reproducibility")
+TABLE_RESULT = "candidates_table.html"
+# attributes that would make the browser fetch something from elsewhere
+EXTERNAL_REF = re.compile(
+    r"<(?:script|link|img|iframe|source|embed|object)\b[^>]*\b(?:src|href|data)\s*=\s*"
+    r"[\"']?(?:https?:)?//",
+    re.IGNORECASE,
+)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    binary = chromium_binary()
+    if binary is None:
+        msg = "chromium not installed (apt-get install chromium)"
+        if os.environ.get("USHER_REQUIRE_BROWSER") == "1":
+            pytest.fail(msg + " [USHER_REQUIRE_BROWSER=1]")
+        pytest.skip(msg)
+    return binary
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    run = local_run()
+    out = tmp_path_factory.mktemp("report") / "report.html"
+    res = run_snakemake(
+        ["--report", str(out), "--configfile", str(TEST_CONFIG_REL)], cwd=run.workdir, timeout=600
+    )
+    assert res.returncode == 0, describe(res)
+    assert out.exists() and out.stat().st_size > 0, describe(res)
+    return run, out
+
+
+def _embedded_results(html: str) -> dict:
+    """The report's `results` object: result path -> entry with a base64 data URI."""
+    m = re.search(r'<script id="results">\s*var results = (\{.*?\});?\s*</script>', html, re.S)
+    assert m, "results block not found in the report"
+    return json.loads(m.group(1))
+
+
+def _top_candidates(results_dir: Path, n: int = 5) -> list[str]:
+    with open(results_dir / "candidates.tsv", newline="") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    assert rows, "candidates.tsv is empty"
+    key = next(k for k in ("symbol", "gene_symbol", "hgnc_symbol") if k in rows[0])
+    return [r[key] for r in rows[:n]]
+
+
+def test_report_is_self_contained(report):
+    run, out = report
+    html = out.read_text(errors="replace")
+    assert not EXTERNAL_REF.findall(html), EXTERNAL_REF.findall(html)[:5]
+    results = _embedded_results(html)
+    names = {Path(p).name for p in results}
+    # every report() output of the workflow is embedded, with its caption and category
+    for expected in (
+        TABLE_RESULT,
+        "candidates.tsv",
+        "score_distribution.png",
+        "layer_contributions.png",
+        "tier_breakdown.png",
+        "metrics.tsv",
+        "reproducibility_report.md",
+    ):
+        assert expected in names, sorted(names)
+    for path, entry in results.items():
+        assert entry["data_uri"].startswith("data:"), path
+        assert entry.get("caption", "").strip(), f"{path} has no caption"
+    categories = re.search(r'<script id="categories">(.*?)</script>', html, re.S).group(1)
+    for cat in CATEGORIES:
+        assert f'"{cat}"' in categories, cat
+    # the embedded per-gene table itself loads nothing from the network either
+    table_uri = next(e["data_uri"] for p, e in results.items() if p.endswith(TABLE_RESULT))
+    table_html = base64.b64decode(table_uri.split(",", 1)[1]).decode()
+    assert "<table" in table_html
+    assert not EXTERNAL_REF.findall(table_html)
+
+
+def test_report_shows_per_gene_table_in_headless_chromium(report, chromium):
+    run, out = report
+    top = _top_candidates(run.results)
+    ARTIFACTS.mkdir(exist_ok=True)
+    with Browser(chromium) as browser:
+        browser.navigate(out.resolve().as_uri())
+        browser.wait_for(
+            "(() => { const a = document.querySelector('#app');"
+            " return a && a.innerText.includes('Results'); })()"
+        )
+        menu_text = browser.evaluate("document.querySelector('#app').innerText")
+        for cat in CATEGORIES:
+            assert cat in menu_text, menu_text[:2000]
+        browser.screenshot(ARTIFACTS / "report_main.png")
+
+        # click the "Results" category in the menu, as a user would
+        clicked = browser.evaluate(
+            "(() => { const a = [...document.querySelectorAll('#app a')]"
+            ".find(x => x.innerText.trim() === 'Results'); if (!a) return false;"
+            " a.click(); return true; })()"
+        )
+        assert clicked, "no 'Results' menu entry"
+        browser.wait_for(
+            f"[...document.querySelectorAll('#app tr')].some(r => r.innerText.includes("
+            f"'{TABLE_RESULT}'))"
+        )
+        # the eye button of the candidate-table row opens it in the content pane
+        opened = browser.evaluate(
+            "(() => { const row = [...document.querySelectorAll('#app tr')]"
+            f".find(r => r.innerText.includes('{TABLE_RESULT}'));"
+            " const b = row && row.querySelector('a[type=button]');"
+            " if (!b) return false; b.click(); return true; })()"
+        )
+        assert opened, "no view button for the candidate table"
+        browser.wait_for("!!document.querySelector('#app iframe')")
+
+        deadline = time.monotonic() + 30
+        while True:
+            docs = frame_documents(browser.document())
+            tables = [n for d in docs for n in iter_nodes(d) if n.get("nodeName") == "TABLE"]
+            text = " ".join(text_of(d) for d in docs)
+            if tables and all(g in text for g in top):
+                break
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"per-gene table not rendered: {len(tables)} tables, "
+                    f"missing {[g for g in top if g not in text]}; text: {text[:1000]}"
+                )
+            time.sleep(0.5)
+        rows = [n for t in tables for n in iter_nodes(t) if n.get("nodeName") == "TR"]
+        assert len(rows) > len(top), len(rows)
+        shot = browser.screenshot(ARTIFACTS / "report_candidates_table.png")
+        assert shot.stat().st_size > 10_000
+        external = [
+            u
+            for u in browser.requested_urls()
+            if not u.startswith(("file:", "data:", "about:", "blob:"))
+        ]
+        assert not external, external
