@@ -1,5 +1,6 @@
 # Shared helpers of the rule modules. Logic lives in scripts/usher_pipeline; this file only maps
 # config to paths.
+import os
 import sys
 from pathlib import Path
 

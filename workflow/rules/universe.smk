@@ -5,7 +5,7 @@ rule verify_snapshot:
     output:
         f"{RESULTS}/snapshot/verified.json",
     params:
-        snapshot_dir=SNAPSHOT,
+        snapshot_dir=lambda wildcards, input: os.path.dirname(input.manifest),
     log:
         f"{LOGS}/verify_snapshot.log",
     benchmark:
