@@ -189,6 +189,8 @@ SOURCE_PATHS = {
     "hgnc": "/hgnc/tsv/tsv/hgnc_complete_set.txt",
 }
 
+ESEARCH_PATH = "/entrez/eutils/esearch.fcgi"
+
 UNIPROT_HEADERS = {
     "accession": "Entry",
     "gene_names": "Gene Names",
@@ -522,11 +524,14 @@ class LiveServer:
         term = params.get("term", [""])[0]
         if params.get("retmode", [""])[0] != "json" or params.get("db", [""])[0] != "pubmed":
             return self._send(h, 400, b"retmode=json and db=pubmed expected\n", "text/plain")
+        payload = json.dumps(self._esearch_index().search(term)).encode()
+        return self._send(h, 200, payload, "application/json; charset=UTF-8")
+
+    def _esearch_index(self) -> _EsearchIndex:
         with self._build_lock:
             if self._esearch is None:
                 self._esearch = _EsearchIndex(self.data_dir)
-        payload = json.dumps(self._esearch.search(term)).encode()
-        return self._send(h, 200, payload, "application/json; charset=UTF-8")
+            return self._esearch
 
     def _uniprot_rows(self) -> list[tuple[str, ...]]:
         with self._build_lock:

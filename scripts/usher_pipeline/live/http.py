@@ -5,8 +5,9 @@
 * Retries via ``tenacity``: on connection errors, timeouts, broken/short bodies and on HTTP 429,
   500, 502, 503, 504. The wait is exponential with jitter, except when the server sends
   ``Retry-After`` (seconds or HTTP date) on a 429/5xx: then that value is honoured (capped).
-* Per-host token buckets from ``pyrate-limiter`` (``burst=1``: requests are spaced evenly, so a
-  server counting per second never sees more than the configured rate). Every attempt, including
+* Per-host token buckets from ``pyrate-limiter`` (``burst=1``: requests are spaced evenly, at
+  ``rate_safety`` (95%) of the configured rate, so a server counting per sliding second never sees
+  more than the limit despite timing jitter). Every attempt, including
   retries, takes a token. The limiter is thread-safe, so worker threads share it.
 * Streaming downloads: the body is written in chunks to the given path while its sha256 is
   computed; a body shorter than ``Content-Length`` is retried; a ``validate`` callback (header /
@@ -80,6 +81,9 @@ class HttpSettings:
     backoff_base_s: float = 1.0
     backoff_max_s: float = 60.0
     max_retry_after_s: float = 300.0
+    # Fraction of the configured limit the token bucket aims at: request timing jitters by a few
+    # ms, and a server counting requests per sliding second must never see more than the limit.
+    rate_safety: float = 0.95
     user_agent: str = f"usher-pipeline/{__version__} (+https://github.com/usher-pipeline)"
 
     @classmethod
@@ -101,6 +105,7 @@ class HttpSettings:
             backoff_base_s=float(live.get("backoff_base_s", 1.0)),
             backoff_max_s=float(live.get("backoff_max_s", 60.0)),
             max_retry_after_s=float(live.get("max_retry_after_s", 300.0)),
+            rate_safety=float(live.get("rate_safety", 0.95)),
         )
 
 
@@ -212,7 +217,8 @@ class HttpClient:
         with self._lock:
             lim = self._limiters.get(key)
             if lim is None:
-                lim = self._limiters[key] = _make_limiter(self.rate_for(key))
+                rate = self.rate_for(key) * self.settings.rate_safety
+                lim = self._limiters[key] = _make_limiter(rate)
             return lim
 
     def close(self) -> None:
