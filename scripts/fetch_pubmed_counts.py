@@ -1,7 +1,5 @@
 """Rule script of ``live_pubmed_counts``: per-gene PubMed counts, resumable by batch."""
 
-from __future__ import annotations
-
 from datetime import UTC, datetime
 from typing import Any
 

@@ -1,7 +1,5 @@
 """Rule script of ``live_fetch_source``: one whole-file live source through the fetch cache."""
 
-from __future__ import annotations
-
 from typing import Any
 
 from usher_pipeline.live.fetch import fetch_to

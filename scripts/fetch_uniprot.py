@@ -1,7 +1,5 @@
 """Rule script of ``live_uniprot``: UniProt reviewed human entries, one checkpoint per page."""
 
-from __future__ import annotations
-
 from datetime import UTC, datetime
 from typing import Any
 
