@@ -105,7 +105,7 @@ class PipelineStore:
         self.db_path = Path(db_path)
         self.lock_timeout_s = float(lock_timeout_s)
         self.holder = holder or os.environ.get("USHER_PIPELINE_RULE")
-        self.threads = threads or max(1, min(2, os.cpu_count() or 1))
+        self.threads = threads or 1  # small transactions; heavy work happens outside DuckDB
         self._lock = DatabaseLock(self.db_path, self.lock_timeout_s)
         self._schema_ready = False
         self._closed = False
