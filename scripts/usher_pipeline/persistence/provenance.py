@@ -8,6 +8,7 @@ JSON Schema ``workflow/schemas/provenance.schema.json``.
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.metadata
 import json
 import os
@@ -65,6 +66,26 @@ def git_commit() -> str | None:
         return None
     commit = out.stdout.strip()
     return commit if out.returncode == 0 and len(commit) == 40 else None
+
+
+@functools.cache
+def code_hash() -> str:
+    """sha256 over the code that determines outputs: the library, rule scripts and rule files.
+
+    Used instead of the git commit in the output hash, so a commit that touches only docs or tests
+    leaves outputs byte-identical while any code change alters them.
+    """
+    h = hashlib.sha256()
+    patterns = ("scripts/**/*.py", "workflow/rules/*.smk", "Snakefile")
+    files = sorted({p for pat in patterns for p in REPO_ROOT.glob(pat) if p.is_file()})
+    for path in files:
+        if "__pycache__" in path.parts:
+            continue
+        h.update(path.relative_to(REPO_ROOT).as_posix().encode())
+        h.update(b"\0")
+        h.update(path.read_bytes())
+        h.update(b"\0")
+    return h.hexdigest()
 
 
 @functools.cache
@@ -173,7 +194,7 @@ class ProvenanceTracker:
         """Time-independent hash of what determines the outputs: code, config, rule, inputs."""
         basis = {
             "pipeline_version": self.pipeline_version,
-            "git_commit": git_commit(),
+            "code_sha256": code_hash(),
             "config_hash": self.config_hash,
             "rule": self.rule,
             "wildcards": self.wildcards,
