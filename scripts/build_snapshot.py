@@ -25,7 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     total = sum(e["size"] for e in manifest["files"])
     for e in manifest["files"]:
         print(f"{e['size']:>10}  {e['path']}")
-    print(f"{total:>10}  total ({total / 1e6:.1f} MB) in {len(manifest['files'])} files -> {args.out}")
+    print(
+        f"{total:>10}  total ({total / 1e6:.1f} MB) in {len(manifest['files'])} files -> {args.out}"
+    )
     return 0
 
 

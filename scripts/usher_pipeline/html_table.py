@@ -79,7 +79,7 @@ def candidates_html(cands: pl.DataFrame, max_rows: int) -> str:
             )
         rows.append(f'<tr class="{html.escape(str(rec.get("tier", "")))}">{"".join(cells)}</tr>')
     return (
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>usher-pipeline candidates"
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>usher-pipeline candidates'
         f"</title><style>{_STYLE}</style></head><body>\n"
         f"<h2>Top {top.height} of {cands.height} candidate genes</h2>\n"
         "<p>Click a column header to sort. 'unknown' = no data in that layer (NULL), not zero."

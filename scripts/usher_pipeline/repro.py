@@ -46,8 +46,14 @@ def reproducibility_markdown(
         _table(
             ["key", "source", "release", "upstream URL", "sha256 (first 16)", "license"],
             [
-                [e["key"], e["source"], e["release"], e["upstream_url"], e["sha256"][:16],
-                 e["license"]]  # fmt: skip
+                [
+                    e["key"],
+                    e["source"],
+                    e["release"],
+                    e["upstream_url"],
+                    e["sha256"][:16],
+                    e["license"],
+                ]  # fmt: skip
                 for e in verified["verified"]
             ],
         ),
@@ -66,7 +72,9 @@ def reproducibility_markdown(
         rows.append([f"gene set {name}: mapped / symbols", f"{st['mapped']} / {st['symbols']}"
                      + (f" (unmapped: {', '.join(st['unmapped'])})" if st["unmapped"] else "")])  # fmt: skip
     for st in layer_stats:
-        extra = {k: v for k, v in st.items() if k not in ("layer", "rows") and not isinstance(v, list)}
+        extra = {
+            k: v for k, v in st.items() if k not in ("layer", "rows") and not isinstance(v, list)
+        }
         rows.append([f"layer {st['layer']}: rows / genes with a score",
                      f"{st['rows']} / {st.get('genes_with_score', 'n/a')}  "
                      + json.dumps(extra, sort_keys=True)])  # fmt: skip

@@ -142,7 +142,9 @@ def compute_layer_rule(snakemake: Any) -> None:
 
             live["gnomad_constraint"] = gnomad_constraint(genes, Path(inputs["gnomad_constraint"]))
         table, stats = layer_step(layer, inputs, genes, run.config, live)
-        run.record_step(f"layer {layer}", {k: v for k, v in stats.items() if not isinstance(v, list)})
+        run.record_step(
+            f"layer {layer}", {k: v for k, v in stats.items() if not isinstance(v, list)}
+        )
         run.write_parquet(table, snakemake.output.table, table_name=f"layer_{layer}",
                           sort_by="gene_id", description=f"evidence layer {layer}")  # fmt: skip
         _write_json(run, {"layer": layer, **stats}, snakemake.output.stats)

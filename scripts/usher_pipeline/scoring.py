@@ -82,11 +82,15 @@ def assign_tiers(df: pl.DataFrame, tiers: Mapping[str, Mapping[str, float]]) -> 
     """HIGH / MEDIUM by score and evidence-count thresholds; everything else LOW."""
     high, med = tiers["HIGH"], tiers["MEDIUM"]
     return df.with_columns(
-        pl.when((pl.col("score") >= high["min_score"])
-                & (pl.col("evidence_count") >= high["min_evidence"]))  # fmt: skip
+        pl.when(
+            (pl.col("score") >= high["min_score"])
+            & (pl.col("evidence_count") >= high["min_evidence"])
+        )  # fmt: skip
         .then(pl.lit("HIGH"))
-        .when((pl.col("score") >= med["min_score"])
-              & (pl.col("evidence_count") >= med["min_evidence"]))  # fmt: skip
+        .when(
+            (pl.col("score") >= med["min_score"])
+            & (pl.col("evidence_count") >= med["min_evidence"])
+        )  # fmt: skip
         .then(pl.lit("MEDIUM"))
         .otherwise(pl.lit("LOW"))
         .alias("tier")
@@ -113,7 +117,9 @@ def score_genes(subscores: pl.DataFrame, scoring: Mapping) -> pl.DataFrame:
     return rank(df, "rank_all")
 
 
-def summarize_evidence(df: pl.DataFrame, weights: Mapping[str, float], min_score: float) -> pl.DataFrame:
+def summarize_evidence(
+    df: pl.DataFrame, weights: Mapping[str, float], min_score: float
+) -> pl.DataFrame:
     """Human-readable evidence summary and gaps per gene.
 
     evidence_summary: layers at or above ``min_score`` with their sub-score, strongest first.

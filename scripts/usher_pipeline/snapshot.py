@@ -315,9 +315,10 @@ def _write_filtered(src: Path, dest: Path, line_filter: LineFilter) -> None:
     data = "".join(line_filter(lines)).encode("utf-8")
     tmp = dest.with_name(dest.name + ".tmp")
     if dest.name.endswith(".gz"):
-        with open(tmp, "wb") as raw, gzip.GzipFile(
-            filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=0
-        ) as gz:
+        with (
+            open(tmp, "wb") as raw,
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=0) as gz,
+        ):
             gz.write(data)
     else:
         tmp.write_bytes(data)

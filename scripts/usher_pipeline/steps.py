@@ -21,8 +21,8 @@ from .layers.other_layers import (
 from .layers.phenotype_layers import human_phenotype_layer, mouse_phenotype_layer
 from .parsers import hpa, ids, misc, ncbi, phenotypes
 from .parsers.ontology import read_go, read_obo
-from .universe import complete_layer, mapping_summary, resolve_symbols
 from .universe import build_universe as _build_universe
+from .universe import complete_layer, mapping_summary, resolve_symbols
 
 Paths = Mapping[str, str | Path]
 
@@ -116,7 +116,9 @@ def gene_sets_step(
 
 
 def _go(paths: Paths):
-    return read_go({k: Path(v) for k, v in paths.items() if k in ("go_obo", "go_terms", "go_edges")})
+    return read_go(
+        {k: Path(v) for k, v in paths.items() if k in ("go_obo", "go_terms", "go_edges")}
+    )
 
 
 def layer_step(
@@ -179,7 +181,11 @@ def layer_step(
             else None
         )
         table, stats = protein_features_layer(
-            genes, pfam, prosite, live_tables.get("uniprot_features"), params["domains"],
+            genes,
+            pfam,
+            prosite,
+            live_tables.get("uniprot_features"),
+            params["domains"],
             params["coiled_coil_weight"],
         )
     elif name == "constraint":

@@ -91,7 +91,9 @@ def build_universe(
         .sort(GENE_KEY)
     )
     parts = [
-        genes.select(GENE_KEY, pl.col("symbol").alias("alias"), pl.lit("symbol").alias("alias_type")),
+        genes.select(
+            GENE_KEY, pl.col("symbol").alias("alias"), pl.lit("symbol").alias("alias_type")
+        ),
         gene_info.select(
             pl.col("hgnc_id").alias(GENE_KEY),
             pl.col("synonyms").alias("alias"),
@@ -108,8 +110,7 @@ def build_universe(
     ]
     if old_symbols is not None:
         parts.append(
-            old_symbols.join(gene_info.select("ncbi_gene_id", "hgnc_id"), on="ncbi_gene_id")
-            .select(
+            old_symbols.join(gene_info.select("ncbi_gene_id", "hgnc_id"), on="ncbi_gene_id").select(
                 pl.col("hgnc_id").alias("gene_id"),
                 pl.col("symbol").alias("alias"),
                 pl.lit("ncbi_previous").alias("alias_type"),
@@ -134,7 +135,9 @@ def resolve_symbols(symbols: Iterable[str], aliases: pl.DataFrame) -> pl.DataFra
     """
     syms = pl.DataFrame({"symbol": list(dict.fromkeys(symbols))}, schema={"symbol": pl.String})
     pri = aliases.with_columns(
-        pl.col("alias_type").replace_strict(ALIAS_PRIORITY, return_dtype=pl.Int32).alias("priority"),
+        pl.col("alias_type")
+        .replace_strict(ALIAS_PRIORITY, return_dtype=pl.Int32)
+        .alias("priority"),
         pl.col("alias").str.to_uppercase().alias("alias_upper"),
     )
     results = []
@@ -154,7 +157,9 @@ def resolve_symbols(symbols: Iterable[str], aliases: pl.DataFrame) -> pl.DataFra
         )
         mapped = agg.select(
             "symbol",
-            pl.when(pl.col("ids").list.len() == 1).then(pl.col("ids").list.first()).alias("gene_id"),
+            pl.when(pl.col("ids").list.len() == 1)
+            .then(pl.col("ids").list.first())
+            .alias("gene_id"),
             pl.when(pl.col("ids").list.len() == 1)
             .then(pl.col("alias_type") + pl.lit("" if exact else "_case_insensitive"))
             .otherwise(pl.lit("ambiguous"))

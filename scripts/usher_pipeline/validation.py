@@ -97,10 +97,15 @@ def top_n_stability(
 
     Returns one row per perturbation: layer, factor, overlap = |top ∩ top'| / N.
     """
+
     def top(weights: Mapping[str, float]) -> set[str]:
         df = composite_scores(
-            subscores, weights, scoring["prior"]["mean"], scoring["prior"]["strength"],
-            scoring["evidence_min_score"], scoring.get("evidence_layers"),
+            subscores,
+            weights,
+            scoring["prior"]["mean"],
+            scoring["prior"]["strength"],
+            scoring["evidence_min_score"],
+            scoring.get("evidence_layers"),
         ).filter(~pl.col("gene_id").is_in(list(exclude)))
         return set(rank(df, "r").filter(pl.col("r") <= top_n)["gene_id"].to_list())
 
@@ -147,7 +152,8 @@ def check_gates(metrics: Mapping[str, float], gates: Mapping[str, float]) -> lis
 def raise_on_failed(failed: list[str]) -> None:
     if failed:
         raise ValidationGateError(
-            "validation gate(s) failed:\n  " + "\n  ".join(failed)
+            "validation gate(s) failed:\n  "
+            + "\n  ".join(failed)
             + "\n(thresholds: config validation.gates; metrics stored in the state DB table "
             "'validation_metrics')"
         )

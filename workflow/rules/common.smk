@@ -28,7 +28,9 @@ def live_tables(layer):
         return {}
     return {
         "literature": {"pubmed_counts": f"{RESULTS}/live/pubmed_counts.parquet"},
-        "protein_features": {"uniprot_features": f"{RESULTS}/live/uniprot_features.parquet"},
+        "protein_features": {
+            "uniprot_features": f"{RESULTS}/live/uniprot_features.parquet"
+        },
     }.get(layer, {})
 
 

@@ -18,14 +18,14 @@ rule integrate:
             category="Results",
             caption="../report/candidates.rst",
         ),
-    params:
-        scoring=config["scoring"],
     log:
         f"{LOGS}/integrate.log",
     benchmark:
         f"{BENCH}/integrate.tsv"
     conda:
         ENV
+    params:
+        scoring=config["scoring"],
     script:
         "../../scripts/integrate.py"
 
@@ -43,14 +43,14 @@ rule validate:
         folds=f"{RESULTS}/validation/cv_folds.tsv",
         stability=f"{RESULTS}/validation/stability.tsv",
         summary=f"{RESULTS}/validation/validation.json",
-    params:
-        validation=config["validation"],
-        scoring=config["scoring"],
     log:
         f"{LOGS}/validate.log",
     benchmark:
         f"{BENCH}/validate.tsv"
     conda:
         ENV
+    params:
+        validation=config["validation"],
+        scoring=config["scoring"],
     script:
         "../../scripts/validate.py"

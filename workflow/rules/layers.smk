@@ -11,16 +11,16 @@ rule layer_annotation:
     output:
         table=f"{RESULTS}/layers/annotation.parquet",
         stats=f"{RESULTS}/layers/annotation.stats.json",
-    params:
-        layer="annotation",
-        settings=config["layers"].get("annotation", {}),
-        mode=MODE,
     log:
         f"{LOGS}/layer_annotation.log",
     benchmark:
         f"{BENCH}/layer_annotation.tsv"
     conda:
         ENV
+    params:
+        layer="annotation",
+        settings=config["layers"].get("annotation", {}),
+        mode=MODE,
     script:
         "../../scripts/compute_layer.py"
 
@@ -33,14 +33,14 @@ use rule layer_annotation as layer_localization with:
     output:
         table=f"{RESULTS}/layers/localization.parquet",
         stats=f"{RESULTS}/layers/localization.stats.json",
-    params:
-        layer="localization",
-        settings=config["layers"].get("localization", {}),
-        mode=MODE,
     log:
         f"{LOGS}/layer_localization.log",
     benchmark:
         f"{BENCH}/layer_localization.tsv"
+    params:
+        layer="localization",
+        settings=config["layers"].get("localization", {}),
+        mode=MODE,
 
 
 use rule layer_annotation as layer_mouse_phenotype with:
@@ -51,14 +51,14 @@ use rule layer_annotation as layer_mouse_phenotype with:
     output:
         table=f"{RESULTS}/layers/mouse_phenotype.parquet",
         stats=f"{RESULTS}/layers/mouse_phenotype.stats.json",
-    params:
-        layer="mouse_phenotype",
-        settings=config["layers"].get("mouse_phenotype", {}),
-        mode=MODE,
     log:
         f"{LOGS}/layer_mouse_phenotype.log",
     benchmark:
         f"{BENCH}/layer_mouse_phenotype.tsv"
+    params:
+        layer="mouse_phenotype",
+        settings=config["layers"].get("mouse_phenotype", {}),
+        mode=MODE,
 
 
 use rule layer_annotation as layer_human_phenotype with:
@@ -69,14 +69,14 @@ use rule layer_annotation as layer_human_phenotype with:
     output:
         table=f"{RESULTS}/layers/human_phenotype.parquet",
         stats=f"{RESULTS}/layers/human_phenotype.stats.json",
-    params:
-        layer="human_phenotype",
-        settings=config["layers"].get("human_phenotype", {}),
-        mode=MODE,
     log:
         f"{LOGS}/layer_human_phenotype.log",
     benchmark:
         f"{BENCH}/layer_human_phenotype.tsv"
+    params:
+        layer="human_phenotype",
+        settings=config["layers"].get("human_phenotype", {}),
+        mode=MODE,
 
 
 use rule layer_annotation as layer_literature with:
@@ -87,14 +87,14 @@ use rule layer_annotation as layer_literature with:
     output:
         table=f"{RESULTS}/layers/literature.parquet",
         stats=f"{RESULTS}/layers/literature.stats.json",
-    params:
-        layer="literature",
-        settings=config["layers"].get("literature", {}),
-        mode=MODE,
     log:
         f"{LOGS}/layer_literature.log",
     benchmark:
         f"{BENCH}/layer_literature.tsv"
+    params:
+        layer="literature",
+        settings=config["layers"].get("literature", {}),
+        mode=MODE,
 
 
 use rule layer_annotation as layer_protein_features with:
@@ -105,14 +105,14 @@ use rule layer_annotation as layer_protein_features with:
     output:
         table=f"{RESULTS}/layers/protein_features.parquet",
         stats=f"{RESULTS}/layers/protein_features.stats.json",
-    params:
-        layer="protein_features",
-        settings=config["layers"].get("protein_features", {}),
-        mode=MODE,
     log:
         f"{LOGS}/layer_protein_features.log",
     benchmark:
         f"{BENCH}/layer_protein_features.tsv"
+    params:
+        layer="protein_features",
+        settings=config["layers"].get("protein_features", {}),
+        mode=MODE,
 
 
 use rule layer_annotation as layer_constraint with:
@@ -123,14 +123,14 @@ use rule layer_annotation as layer_constraint with:
     output:
         table=f"{RESULTS}/layers/constraint.parquet",
         stats=f"{RESULTS}/layers/constraint.stats.json",
-    params:
-        layer="constraint",
-        settings=config["layers"].get("constraint", {}),
-        mode=MODE,
     log:
         f"{LOGS}/layer_constraint.log",
     benchmark:
         f"{BENCH}/layer_constraint.tsv"
+    params:
+        layer="constraint",
+        settings=config["layers"].get("constraint", {}),
+        mode=MODE,
 
 
 use rule layer_annotation as layer_expression with:
@@ -141,11 +141,11 @@ use rule layer_annotation as layer_expression with:
     output:
         table=f"{RESULTS}/layers/expression.parquet",
         stats=f"{RESULTS}/layers/expression.stats.json",
-    params:
-        layer="expression",
-        settings=config["layers"].get("expression", {}),
-        mode=MODE,
     log:
         f"{LOGS}/layer_expression.log",
     benchmark:
         f"{BENCH}/layer_expression.tsv"
+    params:
+        layer="expression",
+        settings=config["layers"].get("expression", {}),
+        mode=MODE,

@@ -17,14 +17,14 @@ rule plots:
             category="Plots",
             caption="../report/tier_breakdown.rst",
         ),
-    params:
-        top_n=config["validation"]["stability_top_n"],
     log:
         f"{LOGS}/plots.log",
     benchmark:
         f"{BENCH}/plots.tsv"
     conda:
         ENV
+    params:
+        top_n=config["validation"]["stability_top_n"],
     script:
         "../../scripts/plots.py"
 
@@ -38,14 +38,14 @@ rule candidates_table:
             category="Results",
             caption="../report/candidates_table.rst",
         ),
-    params:
-        max_rows=config["report"]["table_rows"],
     log:
         f"{LOGS}/candidates_table.log",
     benchmark:
         f"{BENCH}/candidates_table.tsv"
     conda:
         ENV
+    params:
+        max_rows=config["report"]["table_rows"],
     script:
         "../../scripts/candidates_table.py"
 
@@ -63,13 +63,13 @@ rule reproducibility_report:
             category="Reproducibility",
             caption="../report/reproducibility.rst",
         ),
-    params:
-        config=config,
     log:
         f"{LOGS}/reproducibility_report.log",
     benchmark:
         f"{BENCH}/reproducibility_report.tsv"
     conda:
         ENV
+    params:
+        config=config,
     script:
         "../../scripts/reproducibility_report.py"

@@ -4,15 +4,15 @@ rule verify_snapshot:
         files=list(snapshot_paths(SNAPSHOT).values()),
     output:
         f"{RESULTS}/snapshot/verified.json",
-    params:
-        snapshot_dir=lambda wildcards, input: os.path.dirname(input.manifest),
     log:
         f"{LOGS}/verify_snapshot.log",
     benchmark:
         f"{BENCH}/verify_snapshot.tsv"
+    localrule: True
     conda:
         ENV
-    localrule: True
+    params:
+        snapshot_dir=lambda wildcards, input: os.path.dirname(input.manifest),
     script:
         "../../scripts/verify_snapshot.py"
 
@@ -29,17 +29,17 @@ rule gene_universe:
         gene_sets=f"{RESULTS}/universe/gene_sets.parquet",
         mapping=f"{RESULTS}/universe/gene_set_mapping.tsv",
         report=f"{RESULTS}/universe/mapping_report.json",
-    params:
-        mode=MODE,
-        gene_subset=config["gene_subset"],
-        known_genes=config["known_genes"],
-        negative_controls=config["negative_controls"],
-        mapping=config["mapping"],
     log:
         f"{LOGS}/gene_universe.log",
     benchmark:
         f"{BENCH}/gene_universe.tsv"
     conda:
         ENV
+    params:
+        mode=MODE,
+        gene_subset=config["gene_subset"],
+        known_genes=config["known_genes"],
+        negative_controls=config["negative_controls"],
+        mapping=config["mapping"],
     script:
         "../../scripts/gene_universe.py"

@@ -66,21 +66,27 @@ def annotation_layer(
     informative = pl.col("evidence_class") != "no_data"
     agg = annotated.group_by("ncbi_gene_id").agg(
         pl.col("go_id").filter(informative).n_unique().alias("go_n_terms"),
-        pl.col("go_id").filter(pl.col("evidence_class") == "experimental").n_unique()
+        pl.col("go_id")
+        .filter(pl.col("evidence_class") == "experimental")
+        .n_unique()
         .alias("go_n_experimental"),
-        pl.col("go_id").filter(pl.col("evidence_class") == "computational").n_unique()
+        pl.col("go_id")
+        .filter(pl.col("evidence_class") == "computational")
+        .n_unique()
         .alias("go_n_computational"),
         *[
-            pl.col("go_id").filter(informative & (pl.col("namespace") == n)).n_unique()
+            pl.col("go_id")
+            .filter(informative & (pl.col("namespace") == n))
+            .n_unique()
             .alias(f"go_n_{n.lower()}")
             for n in ("BP", "CC", "MF")
         ],
     )
     denom = math.log1p(ref_terms)
     agg = agg.with_columns(
-        (pl.col("go_n_terms").cast(pl.Float64).log1p() / denom).clip(0.0, 1.0).alias(
-            "annotation_score"
-        )
+        (pl.col("go_n_terms").cast(pl.Float64).log1p() / denom)
+        .clip(0.0, 1.0)
+        .alias("annotation_score")
     )
     out = universe.select("gene_id", "ncbi_gene_id").join(agg, on="ncbi_gene_id", how="left")
     stats = {"go_rows_obsolete_or_unknown": dropped,
@@ -135,7 +141,8 @@ def localization_layer(
         )
 
     go = (
-        informative.select("ncbi_gene_id").unique()
+        informative.select("ncbi_gene_id")
+        .unique()
         .join(agg("experimental", "exp"), on="ncbi_gene_id", how="left")
         .join(agg("computational", "com"), on="ncbi_gene_id", how="left")
         .with_columns(pl.lit(True).alias("go_annotated"))
@@ -145,7 +152,8 @@ def localization_layer(
     ciliary = (
         hpa_locations.filter(pl.col("location").is_in(weights["hpa_locations"]))
         .with_columns(
-            pl.col("level").replace_strict(level_rank, default=0.0, return_dtype=pl.Float64)
+            pl.col("level")
+            .replace_strict(level_rank, default=0.0, return_dtype=pl.Float64)
             .alias("conf")
         )
         .group_by("ensembl_gene")
@@ -155,7 +163,8 @@ def localization_layer(
         )
     )
     hpa = (
-        hpa_genes.select("ensembl_gene").unique()
+        hpa_genes.select("ensembl_gene")
+        .unique()
         .join(ciliary, on="ensembl_gene", how="left")
         .with_columns(pl.lit(True).alias("hpa_subcellular_covered"))
     )
@@ -169,9 +178,15 @@ def localization_layer(
         pattern = weights["hpa_cilia_comment_pattern"]
         flags = hpa_flags.select(
             pl.col("gene_name").alias("symbol"),
-            (pl.col("hpa_cilia") | pl.col("hpa_cilium") | pl.col("hpa_flagella")
-             | pl.col("hpa_flagellum")).alias("hpa_cilia_flag_raw"),  # fmt: skip
-            pl.col("hpa_cilia_comments").fill_null("").str.contains(pattern)
+            (
+                pl.col("hpa_cilia")
+                | pl.col("hpa_cilium")
+                | pl.col("hpa_flagella")
+                | pl.col("hpa_flagellum")
+            ).alias("hpa_cilia_flag_raw"),  # fmt: skip
+            pl.col("hpa_cilia_comments")
+            .fill_null("")
+            .str.contains(pattern)
             .alias("hpa_cilia_flag"),
             pl.col("hpa_centrosome").alias("hpa_centrosome_flag"),
         ).unique(subset="symbol", keep="any")

@@ -25,7 +25,9 @@ def literature_layer(
     capped at 1, from E-utilities queries in live mode; NULL in snapshot mode, which has no
     context-specific counts.
     """
-    totals = gene2pubmed.group_by("ncbi_gene_id").agg(pl.col("pmid").n_unique().alias("pubmed_total"))
+    totals = gene2pubmed.group_by("ncbi_gene_id").agg(
+        pl.col("pmid").n_unique().alias("pubmed_total")
+    )
     out = universe.select("gene_id", "ncbi_gene_id").join(totals, on="ncbi_gene_id", how="left")
     out = out.with_columns(
         pl.col("pubmed_total").fill_null(0).cast(pl.Int64),
@@ -74,9 +76,7 @@ def protein_features_layer(
     if prosite is not None:
         ids.append(prosite.join(base, on="ncbi_gene_id").select("gene_id", "xref"))
     if uniprot is not None:
-        ids.append(
-            uniprot.select("gene_id", pl.col("pfam_ids").alias("xref")).explode("xref")
-        )
+        ids.append(uniprot.select("gene_id", pl.col("pfam_ids").alias("xref")).explode("xref"))
     if ids:
         all_ids = pl.concat(ids)
         per_gene = all_ids.group_by("gene_id").agg(
@@ -152,14 +152,21 @@ def constraint_layer(
         out = out.join(clean, on="ensembl_gene", how="left")
     else:
         out = out.with_columns(
-            *[pl.lit(None, dtype=pl.Float64).alias(c) for c in ("s_het", "s_het_lower95",
-                                                                "s_het_upper95")]  # fmt: skip
+            *[
+                pl.lit(None, dtype=pl.Float64).alias(c)
+                for c in ("s_het", "s_het_lower95", "s_het_upper95")
+            ]  # fmt: skip
         )
     shet_score = 1.0 - (-pl.col("s_het") / shet_scale).exp()
     if gnomad is not None:
         out = out.join(
-            gnomad.select("gene_id", "gnomad_transcript", "loeuf", "pli",
-                          pl.col("constraint_score").alias("_gnomad_score")),  # fmt: skip
+            gnomad.select(
+                "gene_id",
+                "gnomad_transcript",
+                "loeuf",
+                "pli",
+                pl.col("constraint_score").alias("_gnomad_score"),
+            ),  # fmt: skip
             on="gene_id",
             how="left",
         ).with_columns(pl.coalesce("_gnomad_score", shet_score).alias("constraint_score"))

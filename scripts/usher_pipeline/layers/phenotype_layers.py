@@ -21,7 +21,10 @@ def mouse_phenotype_layer(
     per_gene = hmd.group_by("ncbi_gene_id").agg(
         pl.col("mgi_id").unique().sort().alias("mgi_ids"),
         pl.col("mouse_symbol").unique().sort().alias("mouse_symbols"),
-        pl.col("mp_ids").list.explode(keep_nulls=False, empty_as_null=False).unique().sort()
+        pl.col("mp_ids")
+        .list.explode(keep_nulls=False, empty_as_null=False)
+        .unique()
+        .sort()
         .alias("mp_ids"),
     )
     out = universe.select("gene_id", "ncbi_gene_id").join(per_gene, on="ncbi_gene_id", how="left")
@@ -34,7 +37,9 @@ def mouse_phenotype_layer(
         comps.append(pl.when(flag).then(float(cat["weight"])).otherwise(0.0))
     out = out.with_columns(
         pl.col("mgi_ids").is_not_null().alias("mouse_has_ortholog"),
-        pl.when(phenotyped).then(pl.col("mp_ids").list.len()).otherwise(None)
+        pl.when(phenotyped)
+        .then(pl.col("mp_ids").list.len())
+        .otherwise(None)
         .alias("mouse_n_mp_top_terms"),
         *exprs,
         pl.when(phenotyped).then(noisy_or(comps)).otherwise(None).alias("mouse_phenotype_score"),

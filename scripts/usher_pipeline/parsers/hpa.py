@@ -66,9 +66,7 @@ def read_hpa_cilia_flags(
     ``rejected`` (gene_name, line, reason) so the caller can report them, and the gene's flags
     stay unknown. More than ``max_rejected_fraction`` malformed rows is an error.
     """
-    df = read_tsv(path, source, ["Gene_name", *CILIA_FLAG_COLUMNS]).with_row_index(
-        "line", offset=2
-    )
+    df = read_tsv(path, source, ["Gene_name", *CILIA_FLAG_COLUMNS]).with_row_index("line", offset=2)
     ok = pl.all_horizontal([pl.col(c).is_in(["YES", "NO"]) for c in CILIA_FLAG_COLUMNS])
     rejected = df.filter(~ok).select(
         "gene_name" if "gene_name" in df.columns else pl.col("Gene_name").alias("gene_name"),

@@ -61,15 +61,15 @@ def read_hgnc(path: str | Path, source: str = "hgnc") -> pl.DataFrame:
         missing = [c for c in need if c not in df.columns]
         if missing:
             raise SourceFormatError(source, str(path), f"missing column(s) {missing}")
-        df = df.with_columns(
-            pl.col("ncbi_gene_id").str.replace(r"\.0$", "").alias("ncbi_gene_id")
-        )
+        df = df.with_columns(pl.col("ncbi_gene_id").str.replace(r"\.0$", "").alias("ncbi_gene_id"))
         df = to_int(df, "ncbi_gene_id", source, path)
         return df.select(
             "hgnc_id",
             pl.col("hgnc_symbol").alias("symbol"),
             _split_list("uniprot_acc").alias("uniprot_ids"),
-            pl.when(pl.col("ensembl_gene") == "").then(None).otherwise(pl.col("ensembl_gene"))
+            pl.when(pl.col("ensembl_gene") == "")
+            .then(None)
+            .otherwise(pl.col("ensembl_gene"))
             .alias("ensembl_gene"),
             "ncbi_gene_id",
             pl.lit([], dtype=pl.List(pl.String)).alias("prev_symbols"),
@@ -86,7 +86,9 @@ def read_hgnc(path: str | Path, source: str = "hgnc") -> pl.DataFrame:
         "hgnc_id",
         "symbol",
         _split_list("uniprot_ids").alias("uniprot_ids"),
-        pl.when(pl.col("ensembl_gene_id") == "").then(None).otherwise(pl.col("ensembl_gene_id"))
+        pl.when(pl.col("ensembl_gene_id") == "")
+        .then(None)
+        .otherwise(pl.col("ensembl_gene_id"))
         .alias("ensembl_gene"),
         pl.col("entrez_id").alias("ncbi_gene_id"),
         _split_list("prev_symbol").alias("prev_symbols"),

@@ -22,7 +22,9 @@ def read_gene_info(path: str | Path, source: str = "gene_info") -> pl.DataFrame:
     """
     df = read_tsv(path, source, GENE_INFO_COLUMNS)
     df = to_int(df, "tax_id", source, path)
-    df = df.filter((pl.col("tax_id") == HUMAN_TAX_ID) & (pl.col("type_of_gene") == "protein-coding"))
+    df = df.filter(
+        (pl.col("tax_id") == HUMAN_TAX_ID) & (pl.col("type_of_gene") == "protein-coding")
+    )
     df = to_int(df, "GeneID", source, path)
     out = df.select(
         pl.col("GeneID").alias("ncbi_gene_id"),

@@ -83,7 +83,9 @@ def read_go_tsv(terms_path: str | Path, edges_path: str | Path, source: str = "g
         "positively regulates", "negatively regulates", "has part", "occurs in",
         "ends during", "happens during"}  # fmt: skip
     if unknown_rel:
-        raise SourceFormatError(source, str(edges_path), f"unknown edge types {sorted(unknown_rel)}")
+        raise SourceFormatError(
+            source, str(edges_path), f"unknown edge types {sorted(unknown_rel)}"
+        )
     for child, parent, rel in edges.select("child", "parent", "relationship").iter_rows():
         onto.add_edge(child, parent, _EDGE_NAMES.get(rel, rel.replace(" ", "_")))
     return onto
@@ -166,9 +168,7 @@ def read_obo(path: str | Path, source: str) -> Ontology:
     return onto
 
 
-def read_go(
-    source_paths: dict[str, Path], source: str = "go"
-) -> Ontology:
+def read_go(source_paths: dict[str, Path], source: str = "go") -> Ontology:
     """GO from whichever form is present: ``go_obo`` (live) or ``go_terms`` + ``go_edges`` (snapshot)."""
     if source_paths.get("go_obo"):
         return read_obo(source_paths["go_obo"], source)

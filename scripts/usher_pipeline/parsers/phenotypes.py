@@ -30,7 +30,9 @@ def read_mgi_hmd(path: str | Path, source: str = "mgi_hmd") -> pl.DataFrame:
     first = text.split("\n", 1)[0].split("\t")
     if len(first) < 5 or not first[3].startswith("MGI:"):
         raise SourceFormatError(
-            source, str(path), f"first row is not 'symbol, GeneID, mouse symbol, MGI:id, MP ids': {first}"
+            source,
+            str(path),
+            f"first row is not 'symbol, GeneID, mouse symbol, MGI:id, MP ids': {first}",
         )
     n_fields = len(first)
     header = HMD_COLUMNS[:n_fields] if n_fields <= 6 else HMD_COLUMNS + [
