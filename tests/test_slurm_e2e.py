@@ -104,13 +104,16 @@ def test_fixture_workflow_runs_through_slurm_profile(slurm, tmp_path):
     # --- the jobs Snakemake ran outside the submit host went through sbatch
     submissions = SUBMITTED.findall(res.output)
     assert submissions, "no job was submitted to SLURM\n" + describe(res)
+    # Snakemake announces a job it hands to the executor as "rule NAME:" and one it runs in
+    # its own process as "localrule NAME:" (the in-job step of a failed, retried job may echo
+    # its own "localrule" header through --show-failed-logs, hence sets, not counts)
     ran = RULE_HEADER.findall(res.output)
     remote_rules = {name for kind, name in ran if kind == "rule"}
-    local_rules = {name for kind, name in ran if kind == "localrule"}
+    local_rules = {name for kind, name in ran if kind == "localrule"} - remote_rules
     assert "all" in local_rules
-    assert len(submissions) == sum(1 for kind, _ in ran if kind == "rule"), describe(res)
     submitted_rules = {re.search(r"/rule_(\w+)/", log).group(1) for _, _, log in submissions}
-    assert submitted_rules == remote_rules
+    assert submitted_rules == remote_rules, describe(res)
+    assert len(submissions) >= len(remote_rules)
     # more than a token: the layer rules, integration, plots ... all ran as SLURM jobs
     assert len(remote_rules) >= 5, remote_rules
 
