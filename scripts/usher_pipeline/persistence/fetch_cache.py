@@ -195,7 +195,8 @@ class FetchCache:
                 return hit
             tmp = final.with_name(f"{final.name}.tmp-{os.getpid()}")
             try:
-                meta = dict(fetch(tmp) or {})
+                returned = fetch(tmp)
+                meta = dict(returned) if isinstance(returned, Mapping) else {}
                 if not tmp.is_file():
                     raise FileNotFoundError(f"fetch for {source} {release} wrote nothing to {tmp}")
                 with open(tmp, "rb") as fh:

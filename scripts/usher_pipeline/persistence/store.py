@@ -64,6 +64,8 @@ _SCHEMA = [
         key VARCHAR, source VARCHAR, release VARCHAR, created_at VARCHAR)""",
 ]
 
+_INTERNAL_TABLES = tuple(ddl.split("EXISTS ", 1)[1].split(" ", 1)[0] for ddl in _SCHEMA)
+
 _CHECKPOINT_COLUMNS = {
     "table_name": pl.String,
     "created_at": pl.String,
@@ -151,10 +153,16 @@ class PipelineStore:
             con = duckdb.connect(str(self.db_path), config={"threads": self.threads})
             try:
                 if not self._schema_ready:
-                    con.execute("BEGIN TRANSACTION")
-                    for ddl in _SCHEMA:
-                        con.execute(ddl)
-                    con.execute("COMMIT")
+                    present = con.execute(
+                        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' "
+                        "AND table_name IN (SELECT unnest(?))",
+                        [list(_INTERNAL_TABLES)],
+                    ).fetchall()[0][0]
+                    if present < len(_INTERNAL_TABLES):
+                        con.execute("BEGIN TRANSACTION")
+                        for ddl in _SCHEMA:
+                            con.execute(ddl)
+                        con.execute("COMMIT")
                     self._schema_ready = True
                 con.execute("BEGIN TRANSACTION")
                 try:

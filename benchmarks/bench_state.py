@@ -1,0 +1,163 @@
+"""Benchmarks of the state layer.
+
+    python benchmarks/bench_state.py [--size-mb 8] [--repeats 5] [--skip-workflow]
+
+(a) checkpoint hit vs fresh fetch: a loopback ``http.server`` serves a file; a fresh fetch downloads
+    it through FetchCache.get_or_fetch (new key each time), a hit answers the same key from the
+    cache. Both are timed in this run and their ratio printed.
+(b) lock-wait share of a real workflow run: if ``Snakefile`` and ``.test/config/config.yaml`` exist
+    and ``snakemake -n`` works, the workflow runs at ``--cores 4`` in a temporary copy of the repo;
+    the summed ``_lock_waits.wait_s`` of its state database is printed as a fraction of the wall
+    time (goal <= 5%). When the workflow cannot run, the script says so and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import http.server
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+
+from usher_pipeline.persistence import FetchCache, PipelineStore  # noqa: E402
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        return
+
+
+def bench_fetch(size_mb: float, repeats: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="bench_state_") as tmp:
+        root = Path(tmp)
+        served = root / "www"
+        served.mkdir()
+        line = b"GENE\tHGNC:1\t0.5\tsome description of the gene\n"
+        (served / "data.tsv").write_bytes(line * int(size_mb * 1e6 / len(line)))
+        handler = functools.partial(_QuietHandler, directory=str(served))
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        url = f"http://127.0.0.1:{server.server_address[1]}/data.tsv"
+        try:
+            cache = FetchCache(PipelineStore(root / "state" / "bench.duckdb"))
+
+            def fetch(dest: Path) -> dict[str, str | None]:
+                with urllib.request.urlopen(url, timeout=60) as resp, open(dest, "wb") as fh:
+                    shutil.copyfileobj(resp, fh, 1 << 20)
+                    return {
+                        "url": url,
+                        "etag": resp.headers.get("ETag"),
+                        "last_modified": resp.headers.get("Last-Modified"),
+                    }
+
+            fresh, hits = [], []
+            for i in range(repeats):
+                req = {"url": url, "params": {"rep": i}}
+                t0 = time.perf_counter()
+                r1 = cache.get_or_fetch("bench", "r1", req, "v1", fetch, suffix=".tsv")
+                fresh.append(time.perf_counter() - t0)
+                assert not r1.from_cache
+                t0 = time.perf_counter()
+                r2 = cache.get_or_fetch("bench", "r1", req, "v1", fetch, suffix=".tsv")
+                hits.append(time.perf_counter() - t0)
+                assert r2.from_cache and r2.sha256 == r1.sha256
+        finally:
+            server.shutdown()
+    fresh_s, hit_s = statistics.median(fresh), statistics.median(hits)
+    return {"size_mb": size_mb, "fresh_s": fresh_s, "hit_s": hit_s, "ratio": fresh_s / hit_s}
+
+
+def bench_workflow(cores: int = 4) -> tuple[int, str]:
+    snakefile = REPO / "Snakefile"
+    cfg = REPO / ".test" / "config" / "config.yaml"
+    if not snakefile.exists() or not cfg.exists():
+        return 2, "workflow not available yet (no Snakefile or .test/config/config.yaml)"
+    snakemake = Path(sys.executable).with_name("snakemake")
+    with tempfile.TemporaryDirectory(prefix="bench_state_wf_") as tmp:
+        work = Path(tmp) / "repo"
+        shutil.copytree(
+            REPO,
+            work,
+            symlinks=True,
+            ignore=shutil.ignore_patterns(
+                ".git",
+                ".venv",
+                ".snakemake",
+                "results",
+                "state",
+                "logs",
+                "__pycache__",
+                ".pytest_cache",
+                ".ruff_cache",
+                "test-artifacts",
+                "benchmarks",
+            ),
+        )
+        base = [str(snakemake), "--configfile", str(cfg.relative_to(REPO))]
+        dry = subprocess.run([*base, "-n"], cwd=work, capture_output=True, text=True)
+        if dry.returncode != 0:
+            tail = (dry.stderr or dry.stdout).strip().splitlines()[-5:]
+            return 2, "workflow dry run fails: " + " | ".join(tail)
+        t0 = time.perf_counter()
+        run = subprocess.run(
+            [*base, "--cores", str(cores)], cwd=work, capture_output=True, text=True
+        )
+        wall = time.perf_counter() - t0
+        failure = ""
+        if run.returncode != 0:
+            errs = [ln for ln in run.stderr.splitlines() if "Error in rule" in ln]
+            failure = f"WORKFLOW FAILED ({'; '.join(errs) or 'see snakemake log'}); partial run: "
+        import yaml
+
+        config = yaml.safe_load(cfg.read_text()) or {}
+        db = work / ((config.get("state") or {}).get("db") or "state/usher_pipeline.duckdb")
+        if not db.exists():
+            return 1, f"workflow ran but wrote no state database at {db}"
+        store = PipelineStore(db)
+        stats = store.execute_query(
+            "SELECT count(*) AS ops, coalesce(sum(wait_s), 0) AS wait_s, "
+            "coalesce(sum(hold_s), 0) AS hold_s FROM _lock_waits"
+        ).row(0, named=True)
+        runs = store.execute_query("SELECT count(*) AS n FROM _runs WHERE status = 'ok'")["n"][0]
+        frac = stats["wait_s"] / wall
+        verdict = "OK" if frac <= 0.05 else "ABOVE GOAL"
+        ok = frac <= 0.05 and not failure
+        return 0 if ok else 1, failure + (
+            f"workflow --cores {cores}: wall {wall:.1f}s, {runs} rule runs, {stats['ops']} store "
+            f"operations, lock wait {stats['wait_s']:.2f}s ({frac:.1%} of wall, goal <= 5%: "
+            f"{verdict}), lock held {stats['hold_s']:.2f}s"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size-mb", type=float, default=8.0)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--skip-workflow", action="store_true")
+    args = ap.parse_args(argv)
+    res = bench_fetch(args.size_mb, args.repeats)
+    print(
+        f"(a) fetch of a {res['size_mb']:g} MB file over loopback HTTP: fresh {res['fresh_s'] * 1e3:.1f}"
+        f" ms, checkpoint hit {res['hit_s'] * 1e3:.1f} ms (median of {args.repeats}); "
+        f"fresh/hit = {res['ratio']:.1f}x"
+    )
+    if args.skip_workflow:
+        return 0
+    code, message = bench_workflow()
+    print(f"(b) {message}")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
