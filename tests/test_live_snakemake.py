@@ -24,7 +24,9 @@ def test_live_rules_and_zero_request_rerun(tmp_path):
     with LiveServer() as srv:
         cfg = srv.live_config(tmp_path, uniprot_page_size=5000)
         (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
-        (tmp_path / "Snakefile").write_text(f'include: "{ROOT / "workflow/rules/live.smk"}"\n')
+        (tmp_path / "Snakefile").write_text(
+            f'ENV = "{ROOT / "envs/pipeline.yaml"}"\ninclude: "{ROOT / "workflow/rules/live.smk"}"\n'
+        )
         targets = [
             f"{tmp_path}/results/live/raw/gene2go",
             f"{tmp_path}/results/live/raw/hpa_subcellular",

@@ -119,6 +119,33 @@ def gene_universe_rule(snakemake: Any) -> None:
         )
 
 
+def pubmed_context_table(counts: pl.DataFrame) -> pl.DataFrame:
+    """Live E-utilities counts → the literature layer's context table (query total renamed)."""
+    return counts.rename({"pubmed_total": "pubmed_query_total"})
+
+
+def uniprot_by_gene(genes: pl.DataFrame, uniprot: pl.DataFrame) -> pl.DataFrame:
+    """UniProt features per accession → per gene via the universe's UniProt mapping.
+
+    A gene's primary accession (HGNC's first) is used when UniProt has it; otherwise the union of
+    Pfam IDs and the largest length / feature counts over its other accessions.
+    """
+    acc = genes.select("gene_id", "uniprot_acc", pl.col("uniprot_ids").alias("accession")).explode(
+        "accession"
+    )
+    joined = acc.join(uniprot.rename({"length": "protein_length"}), on="accession", how="inner")
+    primary = joined.filter(pl.col("accession") == pl.col("uniprot_acc"))
+    rest = joined.join(primary.select("gene_id"), on="gene_id", how="anti")
+    agg_rest = rest.group_by("gene_id").agg(
+        pl.col("pfam_ids").list.explode(keep_nulls=False, empty_as_null=False).unique().sort(),
+        pl.col("protein_length").max(),
+        pl.col("n_coiled_coil").max(),
+        pl.col("n_transmembrane").max(),
+    )
+    cols = ["gene_id", "pfam_ids", "protein_length", "n_coiled_coil", "n_transmembrane"]
+    return pl.concat([primary.select(cols), agg_rest.select(cols)], how="vertical_relaxed")
+
+
 def compute_layer_rule(snakemake: Any) -> None:
     from .steps import layer_step
 
@@ -128,9 +155,12 @@ def compute_layer_rule(snakemake: Any) -> None:
         _record_inputs_sources(run, inputs)
         genes = pl.read_parquet(snakemake.input.genes)
         live = {}
-        for key in ("pubmed_counts", "uniprot_features"):
-            if key in inputs:
-                live[key] = pl.read_parquet(inputs[key])
+        if "pubmed_counts" in inputs:
+            live["pubmed_counts"] = pubmed_context_table(pl.read_parquet(inputs["pubmed_counts"]))
+        if "uniprot_features" in inputs:
+            live["uniprot_features"] = uniprot_by_gene(
+                genes, pl.read_parquet(inputs["uniprot_features"])
+            )
         if layer == "expression" and snakemake.params.mode == "live":
             from .live.expression import expression_layer
 

@@ -39,6 +39,8 @@ rule live_fetch_source:
         f"{LIVE_LOGS}/fetch_{{key}}.log",
     wildcard_constraints:
         key="|".join(sorted(LIVE_SOURCES)),
+    conda:
+        ENV
     params:
         url=lambda wc: live_source_url(wc.key, config),
         release=lambda wc: live_source_release(wc.key, config),
@@ -55,6 +57,8 @@ rule live_pubmed_counts:
         f"{LIVE_DIR}/pubmed_counts.parquet",
     log:
         f"{LIVE_LOGS}/pubmed_counts.log",
+    conda:
+        ENV
     params:
         eutils_base=live_eutils_base(config),
         contexts=pubmed_contexts(config),
@@ -69,6 +73,8 @@ rule live_uniprot:
         f"{LIVE_DIR}/uniprot_features.parquet",
     log:
         f"{LIVE_LOGS}/uniprot.log",
+    conda:
+        ENV
     params:
         uniprot_base=live_uniprot_base(config),
         page_size=_live_setting("uniprot_page_size", 500),
