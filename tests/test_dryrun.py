@@ -109,26 +109,45 @@ def _summary_rows(output: str) -> list[dict[str, str]]:
     return [dict(zip(header, line.split("\t"), strict=False)) for line in lines[1:]]
 
 
-def test_list_changes_params_names_only_the_outputs_a_param_change_touches(tmp_path):
-    run = local_run()
-    same = run_snakemake(
-        ["--list-changes", "params", "--configfile", str(TEST_CONFIG_REL)], cwd=run.workdir
-    )
-    assert same.returncode == 0, describe(same)
-    assert _listed_files(same.output, run.workdir) == set()
+def test_param_change_is_visible_before_rerunning(tmp_path):
+    """Changing one config value: --list-changes params and --summary name its outputs.
 
-    override = tmp_path / "fewer_rows.yaml"
+    Snakemake 9.27's --list-changes params over-reports: ParamsChange.__or__ keeps the file
+    set of an unchanged output, so it prints one output of *every* job even when nothing
+    changed. It still lists every truly changed output, which is asserted here; which outputs
+    changed and which did not is read from --summary's status column (per-file check, right).
+    """
+    run = local_run()
+    cfg = ["--configfile", str(TEST_CONFIG_REL)]
+    unchanged = run_snakemake(["--summary", *cfg], cwd=run.workdir)
+    assert unchanged.returncode == 0, describe(unchanged)
+    assert not [r for r in _summary_rows(unchanged.output) if r["status"] != "ok"]
+
+    override = tmp_path / "more_rows.yaml"
     rows = yaml.safe_load(TEST_CONFIG.read_text())["report"]["table_rows"]
     override.write_text(yaml.safe_dump({"report": {"table_rows": rows + 1}}))
-    changed = run_snakemake(
-        ["--list-changes", "params", "--configfile", str(TEST_CONFIG_REL), str(override)],
-        cwd=run.workdir,
-    )
-    assert changed.returncode == 0, describe(changed)
-    listed = _listed_files(changed.output, run.workdir)
-    assert any(f.endswith("report/candidates_table.html") for f in listed), changed.output
-    # layer tables do not depend on report.table_rows
-    assert not any("/layers/" in f for f in listed), listed
+    cfg_changed = [*cfg, str(override)]
+
+    listed_res = run_snakemake(["--list-changes", "params", *cfg_changed], cwd=run.workdir)
+    assert listed_res.returncode == 0, describe(listed_res)
+    listed = _listed_files(listed_res.output, run.workdir)
+    assert any(f.endswith("report/candidates_table.html") for f in listed), listed_res.output
+
+    summary = run_snakemake(["--summary", *cfg_changed], cwd=run.workdir)
+    assert summary.returncode == 0, describe(summary)
+    status = {r["output_file"]: r["status"] for r in _summary_rows(summary.output)}
+    changed = {f for f, st in status.items() if st == "params changed"}
+    assert any(f.endswith("report/candidates_table.html") for f in changed), status
+    # the layer tables and the scores do not depend on report.table_rows
+    assert not any("/layers/" in f or f.endswith("candidates.tsv") for f in changed), changed
+
+    # a dry run plans exactly the jobs whose outputs changed, with the reason
+    dry = run_snakemake(["-n", *cfg_changed], cwd=run.workdir)
+    assert dry.returncode == 0, describe(dry)
+    planned = set(job_stats(dry.output))
+    assert "candidates_table" in planned, dry.output[-3000:]
+    assert not any(r.startswith("layer_") for r in planned), planned
+    assert re.search(r"[Pp]arams have changed", dry.output), dry.output[-3000:]
 
 
 def _listed_files(output: str, workdir: Path) -> set[str]:
