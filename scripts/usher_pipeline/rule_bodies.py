@@ -161,11 +161,12 @@ def compute_layer_rule(snakemake: Any) -> None:
             live["uniprot_features"] = uniprot_by_gene(
                 genes, pl.read_parquet(inputs["uniprot_features"])
             )
-        if layer == "expression" and snakemake.params.mode == "live":
+        expr_paths = [inputs.get("hpa_rna_tissue"), inputs.get("gtex_median")]
+        if layer == "expression" and any(expr_paths):
             from .live.expression import expression_layer
 
             live["expression"] = expression_layer(
-                genes, Path(inputs["hpa_rna_tissue"]), Path(inputs["gtex_median"])
+                genes, *[Path(p) if p else None for p in expr_paths]
             )
         if layer == "constraint" and "gnomad_constraint" in inputs:
             from .live.constraint import gnomad_constraint

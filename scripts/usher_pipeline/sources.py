@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from .snapshot import load_manifest
@@ -37,8 +38,18 @@ LIVE_REPLACEMENTS = {
     "mgi_hmd": "mgi_hmd",
     "hpa_subcellular": "hpa_subcellular",
 }
-# Snapshot-only tables that a live source supersedes (not read in live mode).
-SUPERSEDED_IN_LIVE = {"gene_type", "hpa_cilia_flags", "gene2pfam", "gene2prosite", "shet"}
+# Snapshot-only tables that a live source supersedes (not read in live mode unless that live
+# source is disabled, in which case the snapshot table is used instead).
+SUPERSEDED_IN_LIVE = {
+    "gene_type": "hgnc",
+    "hpa_cilia_flags": "hpa_subcellular",
+    "gene2pfam": "uniprot",
+    "gene2prosite": "uniprot",
+    "shet": "gnomad_constraint",
+}
+# Live sources a user may switch off (live.disabled_sources): their layer is then NULL (unknown)
+# or falls back to the snapshot table they supersede.
+OPTIONAL_LIVE_SOURCES = ("hpa_rna_tissue", "gtex_median", "gnomad_constraint", "uniprot", "pubmed")
 # Extra live-only inputs per step.
 LIVE_EXTRA: dict[str, tuple[str, ...]] = {
     "expression": ("hpa_rna_tissue", "gtex_median"),
@@ -52,19 +63,33 @@ def snapshot_paths(snapshot_dir: str | Path) -> dict[str, str]:
     return {e["key"]: str(root / e["path"]) for e in load_manifest(root)["files"]}
 
 
-def step_inputs(step: str, mode: str, snapshot_dir: str | Path, results_dir: str) -> dict[str, str]:
+def step_inputs(
+    step: str,
+    mode: str,
+    snapshot_dir: str | Path,
+    results_dir: str,
+    disabled: Iterable[str] = (),
+) -> dict[str, str]:
     """Named input files of a workflow step for the given mode (key -> path)."""
+    off = set(disabled)
+    unknown = off - set(OPTIONAL_LIVE_SOURCES)
+    if unknown:
+        raise ValueError(
+            f"live.disabled_sources: {sorted(unknown)} cannot be disabled "
+            f"(optional sources: {list(OPTIONAL_LIVE_SOURCES)})"
+        )
     snap = snapshot_paths(snapshot_dir)
     out: dict[str, str] = {}
     for key in STEP_SOURCES[step]:
         if mode == "live" and key in LIVE_REPLACEMENTS:
             live_key = LIVE_REPLACEMENTS[key]
             out[live_key] = f"{results_dir}/live/raw/{live_key}"
-        elif mode == "live" and key in SUPERSEDED_IN_LIVE:
+        elif mode == "live" and key in SUPERSEDED_IN_LIVE and SUPERSEDED_IN_LIVE[key] not in off:
             continue
         else:
             out[key] = snap[key]
     if mode == "live":
         for key in LIVE_EXTRA.get(step, ()):
-            out[key] = f"{results_dir}/live/raw/{key}"
+            if key not in off:
+                out[key] = f"{results_dir}/live/raw/{key}"
     return out
