@@ -1,0 +1,160 @@
+"""Validation metrics on small constructed rankings with hand-computed expectations."""
+
+from __future__ import annotations
+
+import math
+
+import polars as pl
+import pytest
+from core_fixtures import config
+from usher_pipeline.errors import ValidationGateError
+from usher_pipeline.validation import (
+    check_gates,
+    cv_recall,
+    make_folds,
+    percentiles,
+    raise_on_failed,
+    spearman,
+    top_n_stability,
+)
+
+IDS = [f"HGNC:{i}" for i in range(1, 21)]
+
+
+def ranked_frame() -> pl.DataFrame:
+    """20 genes, HGNC:1 best ... HGNC:20 worst."""
+    return pl.DataFrame(
+        {"gene_id": IDS, "score": [1.0 - i / 20 for i in range(20)], "rank_all": range(1, 21)}
+    )
+
+
+def test_percentiles() -> None:
+    ranked = ranked_frame().head(5)
+    out = percentiles(ranked, ["HGNC:1", "HGNC:3", "HGNC:5", "HGNC:99"]).sort("rank_all")
+    assert out["gene_id"].to_list() == ["HGNC:1", "HGNC:3", "HGNC:5"]
+    assert out["percentile"].to_list() == pytest.approx([1.0, 0.5, 0.0])
+
+
+def test_make_folds_deterministic_disjoint_covering() -> None:
+    folds = make_folds(IDS, 3, 7)
+    assert folds == make_folds(list(reversed(IDS)), 3, 7)  # input order does not matter
+    assert sorted(len(f) for f in folds) == [6, 7, 7]
+    flat = [g for f in folds for g in f]
+    assert sorted(flat) == sorted(IDS) and len(set(flat)) == 20
+    assert all(f == sorted(f) for f in folds)
+    assert make_folds(IDS, 3, 8) != folds
+
+
+def test_cv_recall_gold_at_the_top() -> None:
+    gold = ["HGNC:1", "HGNC:2", "HGNC:3", "HGNC:4"]
+    out = cv_recall(ranked_frame(), gold, ["HGNC:5"], 2, 1, 0.1)
+    # each fold: 2 held out, 2 training + HGNC:5 excluded -> 17 candidates, K = ceil(1.7) = 2;
+    # the held-out genes are the two best candidates
+    assert out["held_out"].to_list() == [2, 2]
+    assert out["candidates"].to_list() == [17, 17]
+    assert out["top_k"].to_list() == [2, 2]
+    assert out["hits"].to_list() == [2, 2]
+    assert out["recall"].to_list() == [1.0, 1.0]
+    assert out["random_recall"].to_list() == pytest.approx([2 / 17, 2 / 17])
+
+
+def test_cv_recall_gold_at_the_bottom_and_rescore_gets_training_only() -> None:
+    gold = ["HGNC:17", "HGNC:18", "HGNC:19", "HGNC:20"]
+    seen: list[list[str]] = []
+
+    def rescore(table: pl.DataFrame, training: list[str]) -> pl.DataFrame:
+        seen.append(training)
+        return table
+
+    out = cv_recall(ranked_frame(), gold, [], 4, 3, 0.25, rescore)
+    # 4 folds of one gene: 17 candidates, K = ceil(4.25) = 5, held-out gene ranks 14-17 -> miss
+    assert out["hits"].to_list() == [0, 0, 0, 0]
+    assert out["top_k"].to_list() == [5, 5, 5, 5]
+    assert out["recall"].sum() == 0.0
+    assert [len(t) for t in seen] == [3, 3, 3, 3]
+    assert sorted(g for t in seen for g in set(gold) - set(t)) == gold  # each held out once
+
+
+def test_spearman_hand_computed() -> None:
+    x = pl.Series([1.0, 2.0, 3.0, 4.0, 5.0])
+    y = pl.Series([2.0, 1.0, 4.0, 3.0, 5.0])
+    # sum d^2 = 4 -> rho = 1 - 6 * 4 / (5 * 24) = 0.8
+    assert spearman(x, y) == pytest.approx(0.8)
+    assert spearman(x, -y) == pytest.approx(-0.8)
+    assert math.isnan(spearman(pl.Series([1.0, 2.0]), pl.Series([2.0, 1.0])))
+
+
+def _subscores(rows: dict) -> pl.DataFrame:
+    from usher_pipeline.scoring import SCORED_LAYERS
+
+    n = len(rows["gene_id"])
+    data = {"gene_id": rows["gene_id"]}
+    for layer in SCORED_LAYERS:
+        data[f"{layer}_score"] = pl.Series(rows.get(layer, [None] * n), dtype=pl.Float64)
+    return pl.DataFrame(data)
+
+
+def _scoring(weights: dict) -> dict:
+    sc = dict(config()["scoring"])
+    sc["weights"] = weights
+    return sc
+
+
+def test_top_n_stability_single_layer_is_stable() -> None:
+    sub = _subscores({"gene_id": IDS[:5], "localization": [0.9, 0.1, 0.5, 0.7, 0.3]})
+    out = top_n_stability(sub, _scoring({"localization": 1.0}), [], 2, 0.2)
+    # one layer: w*s/(w+1) is monotone in s for any w -> same top 2
+    assert out.to_dicts() == [
+        {"layer": "localization", "factor": 0.8, "overlap": 1.0},
+        {"layer": "localization", "factor": 1.2, "overlap": 1.0},
+    ]
+
+
+def test_top_n_stability_detects_a_rank_change() -> None:
+    sub = _subscores({"gene_id": ["HGNC:1", "HGNC:2", "HGNC:3"],
+                      "localization": [0.9, 0.5, 0.1], "mouse_phenotype": [None, 1.0, None]})  # fmt: skip
+    out = top_n_stability(sub, _scoring({"localization": 1.0, "mouse_phenotype": 0.8}), [], 1, 0.2)
+    # base: HGNC:1 0.9/2 = 0.45 < HGNC:2 (0.5 + 0.8)/2.8 = 0.464 -> top 1 = HGNC:2
+    # localization x1.2: 1.08/2.2 = 0.491 > (0.6 + 0.8)/3.0 = 0.467 -> HGNC:1 (overlap 0)
+    # localization x0.8: 0.72/1.8 = 0.4 < (0.4 + 0.8)/2.6 = 0.462 -> HGNC:2
+    # mouse x0.8: 0.45 > (0.5 + 0.64)/2.64 = 0.432 -> HGNC:1 (overlap 0)
+    # mouse x1.2: 0.45 < (0.5 + 0.96)/2.96 = 0.493 -> HGNC:2
+    got = {(r["layer"], round(r["factor"], 1)): r["overlap"] for r in out.iter_rows(named=True)}
+    assert got == {
+        ("localization", 0.8): 1.0,
+        ("localization", 1.2): 0.0,
+        ("mouse_phenotype", 0.8): 0.0,
+        ("mouse_phenotype", 1.2): 1.0,
+    }
+    # excluding HGNC:2 (a known gene) leaves HGNC:1 on top in every perturbation
+    stable = top_n_stability(
+        sub, _scoring({"localization": 1.0, "mouse_phenotype": 0.8}), ["HGNC:2"], 1, 0.2
+    )
+    assert stable["overlap"].to_list() == [1.0, 1.0, 1.0, 1.0]
+
+
+def test_check_gates_messages_and_raise() -> None:
+    gates = config()["validation"]["gates"]
+    good = {"usher_median_percentile": 0.95, "cilia_gold_median_percentile": 0.8,
+            "housekeeping_median_percentile": 0.7, "cv_recall_mean": 0.5,
+            "abs_spearman_publications": 0.1, "top_n_stability_min": 0.9}  # fmt: skip
+    assert check_gates(good, gates) == []
+    raise_on_failed([])
+    bad = {**good, "usher_median_percentile": 0.85, "abs_spearman_publications": 0.55,
+           "cv_recall_mean": float("nan")}  # fmt: skip
+    del bad["top_n_stability_min"]
+    failed = check_gates(bad, gates)
+    assert failed == [
+        "usher_median_percentile = 0.8500, gate min_usher_median_percentile requires >= 0.9",
+        "cv_recall_mean could not be computed (gate min_cv_recall = 0.3)",
+        "abs_spearman_publications = 0.5500, gate max_abs_spearman_publications requires <= 0.5",
+        "top_n_stability_min could not be computed (gate min_top_n_stability = 0.7)",
+    ]
+    # a gate not configured is not checked
+    assert check_gates({}, {"min_cv_recall": 0.3}) == [
+        "cv_recall_mean could not be computed (gate min_cv_recall = 0.3)"
+    ]
+    with pytest.raises(ValidationGateError) as exc:
+        raise_on_failed(failed)
+    assert "usher_median_percentile = 0.8500" in str(exc.value)
+    assert "validation.gates" in str(exc.value)
