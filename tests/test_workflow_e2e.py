@@ -1,0 +1,198 @@
+"""End-to-end tests of the workflow on the 52-gene fixture config (.test/config/config.yaml).
+
+Each test works in a fresh copy of the working tree (tests/e2e_fixtures.py), like a fresh clone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+import yaml
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import e2e_fixtures as e2e  # noqa: E402
+from usher_pipeline.layers import LAYER_NAMES  # noqa: E402
+from usher_pipeline.persistence import validate_sidecar  # noqa: E402
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+FINAL = [
+    "candidates.tsv",
+    "candidates.parquet",
+    "gene_evidence.parquet",
+    "validation/metrics.tsv",
+    "plots/score_distribution.png",
+    "plots/layer_contributions.png",
+    "plots/tier_breakdown.png",
+    "report/candidates_table.html",
+    "reproducibility_report.md",
+]
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _fresh_run(prefix: str, *extra: str, overlay: dict | None = None, cores: int = 2):
+    base = e2e.scratch_dir(prefix)
+    work = e2e.copy_workflow(base / "wf")
+    args = ["--cores", str(cores), "--configfile", str(e2e.TEST_CONFIG_REL)]
+    if overlay is not None:
+        (work / "overlay.yaml").write_text(yaml.safe_dump(overlay))
+        args.append("overlay.yaml")
+    res = e2e.run_snakemake([*args, *extra], cwd=work, timeout=900, log_file=base / "run.log")
+    return work, res
+
+
+def test_outputs_rows_and_sidecars():
+    run = e2e.local_run()
+    res = run.results
+    for rel in FINAL:
+        assert (res / rel).is_file(), rel
+    genes = pl.read_parquet(res / "universe/genes.parquet")
+    evidence = pl.read_parquet(res / "gene_evidence.parquet")
+    candidates = pl.read_parquet(res / "candidates.parquet")
+    subset = [
+        line.strip()
+        for line in (run.workdir / ".test/config/genes.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert genes.height == len(subset) == 52
+    # every universe gene, once
+    assert evidence.height == genes.height
+    assert evidence["gene_id"].is_unique().all()
+    assert set(evidence["gene_id"]) == set(genes["gene_id"])
+    # one candidate row per non-known gene, known genes excluded, ranks 1..n
+    known = set(evidence.filter("is_known")["gene_id"])
+    assert known and len(known) < genes.height
+    assert set(candidates["gene_id"]) == set(genes["gene_id"]) - known
+    assert candidates["rank"].to_list() == list(range(1, candidates.height + 1))
+    assert set(candidates["tier"].unique()) <= {"HIGH", "MEDIUM", "LOW"}
+    for col in ("score", "localization_score", "mouse_phenotype_score", "evidence_summary"):
+        assert col in candidates.columns
+    tsv = pl.read_csv(res / "candidates.tsv", separator="\t")
+    assert tsv.height == candidates.height
+    assert tsv["gene_id"].to_list() == candidates["gene_id"].to_list()
+    # every layer: one row per universe gene; expression is unknown (NULL) offline, never 0
+    for layer in LAYER_NAMES:
+        table = pl.read_parquet(res / f"layers/{layer}.parquet")
+        assert table.height == genes.height and table["gene_id"].is_unique().all(), layer
+    expr = pl.read_parquet(res / "layers/expression.parquet")
+    assert expr["expression_score"].null_count() == expr.height
+    # provenance: every output file has a schema-valid sidecar, distinct for same-stem outputs
+    outputs = [
+        p
+        for p in res.rglob("*")
+        if p.is_file()
+        and not p.name.endswith(".provenance.json")
+        and "logs" not in p.parts
+        and "benchmarks" not in p.parts
+        and p.name != "report.html"
+    ]
+    assert len(outputs) >= 30
+    for out in outputs:
+        side = Path(str(out) + ".provenance.json")
+        assert side.is_file(), f"no sidecar for {out}"
+        meta = json.loads(side.read_text())
+        validate_sidecar(meta)
+        assert meta["rule"], out
+    tsv_meta = json.loads((res / "candidates.tsv.provenance.json").read_text())
+    pq_meta = json.loads((res / "candidates.parquet.provenance.json").read_text())
+    assert tsv_meta != pq_meta
+    out_paths = {o["path"] for o in pq_meta["outputs"]}
+    assert any(p.endswith("candidates.parquet") for p in out_paths)
+    sources = {
+        s["name"]
+        for s in json.loads((res / "layers/localization.parquet.provenance.json").read_text())[
+            "sources"
+        ]
+    }
+    assert any("gene2go" in s for s in sources) and any("Protein Atlas" in s for s in sources)
+
+
+def test_nothing_to_do_after_run_and_run_history():
+    run = e2e.local_run()
+    res = e2e.run_snakemake(
+        ["-n", "--configfile", str(e2e.TEST_CONFIG_REL)], cwd=run.workdir, timeout=300
+    )
+    assert res.returncode == 0, e2e.describe(res)
+    assert "Nothing to be done" in res.output
+    assert "lock" not in run.result.output.lower() or "LockTimeout" not in run.result.output
+    cfg = e2e.fixture_config()
+    db = run.workdir / cfg["state"]["db"]
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.execute("SELECT rule, status FROM _runs").fetchall()
+        tables = {r[0] for r in con.execute("SELECT table_name FROM _checkpoints").fetchall()}
+    finally:
+        con.close()
+    rules = {r for r, s in rows if s == "ok"}
+    expected = {"verify_snapshot", "gene_universe", "integrate", "validate", "plots"}
+    expected |= {f"layer_{name}" for name in LAYER_NAMES}
+    assert expected <= rules
+    assert not [r for r in rows if r[1] != "ok"]
+    assert {"candidates", "gene_evidence", "universe_genes", "validation_metrics"} <= tables
+
+
+def test_two_clean_runs_byte_identical_and_parallel_without_lock_errors():
+    first = e2e.local_run()
+    work, res = _fresh_run("usher-e2e-second-", cores=4)
+    assert res.returncode == 0, e2e.describe(res)
+    for word in ("Could not set lock", "LockTimeoutError", "IO Error"):
+        assert word not in res.output
+    second = e2e.results_dir(work)
+    for rel in (
+        "candidates.parquet",
+        "gene_evidence.parquet",
+        "candidates.tsv",
+        *[f"layers/{name}.parquet" for name in LAYER_NAMES],
+        "universe/genes.parquet",
+    ):
+        assert _sha(first.results / rel) == _sha(second / rel), rel
+
+
+def test_failed_gate_fails_run_with_clear_message():
+    cfg = e2e.fixture_config()
+    cfg["validation"]["gates"]["min_cv_recall"] = 0.999
+    work, res = _fresh_run("usher-e2e-gate-", overlay={"validation": cfg["validation"]})
+    assert res.returncode != 0
+    assert "validation gate(s) failed" in res.output
+    assert "cv_recall_mean" in res.output and "min_cv_recall" in res.output
+    results = e2e.results_dir(work)
+    assert not (results / "validation/metrics.tsv").exists()
+    assert not (results / "reproducibility_report.md").exists()
+    con = duckdb.connect(str(work / cfg["state"]["db"]), read_only=True)
+    try:
+        metrics = dict(con.execute("SELECT metric, passed FROM validation_metrics").fetchall())
+    finally:
+        con.close()
+    assert metrics["cv_recall_mean"] is False
+
+
+def test_bad_config_fails_before_any_job():
+    work, res = _fresh_run("usher-e2e-badcfg-", overlay={"scoring": {"weigths": {}}})
+    assert res.returncode != 0
+    assert "weigths" in res.output
+    assert not e2e.results_dir(work).exists()
+
+
+def test_altered_snapshot_file_is_a_clear_error():
+    base = e2e.scratch_dir("usher-e2e-snap-")
+    work = e2e.copy_workflow(base / "wf")
+    target = work / "workflow/resources/snapshot/mgi/HMD_HumanPhenotype.rpt.gz"
+    data = bytearray(target.read_bytes())
+    data[100] ^= 0xFF
+    target.write_bytes(bytes(data))
+    res = e2e.run_snakemake(
+        ["--cores", "2", "--configfile", str(e2e.TEST_CONFIG_REL)], cwd=work, timeout=600
+    )
+    assert res.returncode != 0
+    assert "HMD_HumanPhenotype.rpt.gz" in res.output and "altered" in res.output
+    assert not (e2e.results_dir(work) / "universe/genes.parquet").exists()
