@@ -7,11 +7,7 @@ rule integrate:
         genes=rules.gene_universe.output.genes,
         gene_sets=rules.gene_universe.output.gene_sets,
     output:
-        evidence=report(
-            f"{RESULTS}/gene_evidence.parquet",
-            category="Results",
-            caption="../report/gene_evidence.rst",
-        ),
+        evidence=f"{RESULTS}/gene_evidence.parquet",
         candidates_parquet=f"{RESULTS}/candidates.parquet",
         candidates_tsv=report(
             f"{RESULTS}/candidates.tsv",

@@ -1,0 +1,95 @@
+"""``usher-pipeline`` command: run the workflow (and its report), inspect state, build the snapshot.
+
+    usher-pipeline run [--cores N] [--configfile FILE ...] [--profile DIR] [--no-report] [-- ARGS]
+    usher-pipeline state {checkpoints,runs,provenance,lineage,verify,invalidate} ...
+    usher-pipeline build-snapshot [--shared DIR] [--out DIR]
+
+``run`` is a thin wrapper: it calls ``snakemake`` in the repository (everything it does can be
+done with plain snakemake commands, printed before they run) and then builds the self-contained
+HTML report with ``snakemake --report``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _snakemake() -> str:
+    exe = Path(sys.executable).parent / "snakemake"
+    return str(exe) if exe.exists() else (shutil.which("snakemake") or "snakemake")
+
+
+def _results_dir(configfiles: list[str], overrides: list[str]) -> str:
+    results = "results"
+    for cf in configfiles or [str(REPO / "config" / "config.yaml")]:
+        data = yaml.safe_load(Path(cf).read_text()) or {}
+        results = data.get("results_dir", results)
+    for item in overrides:
+        key, _, value = item.partition("=")
+        if key == "results_dir":
+            results = value
+    return results
+
+
+def _call(cmd: list[str]) -> int:
+    print("+ " + shlex.join(cmd), flush=True)
+    return subprocess.call(cmd, cwd=REPO)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    base = [_snakemake(), "--snakefile", str(REPO / "Snakefile"), "--directory", str(REPO)]
+    if args.profile:
+        base += ["--profile", args.profile]
+    if args.configfile:
+        base += ["--configfile", *args.configfile]
+    if args.config:
+        base += ["--config", *args.config]
+    rc = _call([*base, "--cores", str(args.cores), *args.snakemake_args])
+    if rc != 0 or args.no_report:
+        return rc
+    report = Path(_results_dir(args.configfile, args.config or [])) / "report.html"
+    rc = _call([*base, "--report", str(report)])
+    if rc == 0:
+        print(f"report: {REPO / report if not report.is_absolute() else report}")
+    return rc
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "state":
+        from .state_cli import main as state_main
+
+        return state_main(argv[1:])
+    if argv and argv[0] == "build-snapshot":
+        sys.path.insert(0, str(REPO / "scripts"))
+        from build_snapshot import main as build_main  # type: ignore[import-not-found]
+
+        return build_main(argv[1:])
+    ap = argparse.ArgumentParser(prog="usher-pipeline", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the workflow, then build the HTML report")
+    run.add_argument("--cores", "-c", default="all", help="cores for snakemake (default: all)")
+    run.add_argument("--configfile", nargs="+", help="config file(s), later ones override")
+    run.add_argument("--config", nargs="+", help="KEY=VALUE overrides passed to snakemake")
+    run.add_argument("--profile", help="snakemake profile dir, e.g. workflow/profiles/slurm")
+    run.add_argument("--no-report", action="store_true", help="skip snakemake --report")
+    run.add_argument("snakemake_args", nargs=argparse.REMAINDER, help="-- extra snakemake args")
+    sub.add_parser("state", help="inspect the state database (see `usher-pipeline state -h`)")
+    sub.add_parser("build-snapshot", help="rebuild the embedded snapshot from ../shared/data")
+    args = ap.parse_args(argv)
+    if args.snakemake_args and args.snakemake_args[0] == "--":
+        args.snakemake_args = args.snakemake_args[1:]
+    return cmd_run(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
