@@ -384,7 +384,13 @@ def main(argv: list[str] | None = None) -> int:
             pids = start(STATE_DIR, timeout=args.timeout)
             print(json.dumps({"state_dir": str(STATE_DIR), "pids": pids}))
         elif args.action == "stop":
-            print(json.dumps({"stopped": stop(STATE_DIR)}))
+            recorded = {n: e for n, e in _read_pids(STATE_DIR).items() if _is_ours(e)}
+            stopped = stop(STATE_DIR)
+            survivors = [n for n, e in recorded.items() if _is_ours(e)]
+            print(json.dumps({"stopped": stopped, "still_running": survivors}))
+            if survivors:
+                _log(f"error: still running after stop: {survivors}")
+                return 1
         else:
             alive = running_daemons(STATE_DIR)
             print(json.dumps({"pids": alive, "node_state": node_state()}))
