@@ -72,7 +72,15 @@ def build_universe(
             .alias("ensembl_source"),
             pl.col("uniprot_ids").fill_null(pl.lit([], dtype=pl.List(pl.String))),
         )
-        .with_columns(pl.col("uniprot_ids").list.first().alias("uniprot_acc"))
+        .with_columns(
+            pl.col("uniprot_ids").list.first().alias("uniprot_acc"),
+            # Every Ensembl gene ID the resources give (older releases of other sources may use
+            # a retired one, e.g. s_het keys FUT3 by the gene_info xref, not the MANE ID).
+            pl.concat_list("mane_ensembl_gene", "ensembl_xref", "hgnc_ensembl_gene")
+            .list.drop_nulls()
+            .list.unique(maintain_order=True)
+            .alias("ensembl_ids"),
+        )
         .select(
             pl.col("hgnc_id").alias(GENE_KEY),
             "symbol",
@@ -81,6 +89,7 @@ def build_universe(
             "ensembl_gene",
             "ensembl_gene_versioned",
             "ensembl_source",
+            "ensembl_ids",
             "uniprot_acc",
             "uniprot_ids",
             "mane_refseq_nuc",

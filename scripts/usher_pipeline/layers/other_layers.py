@@ -106,8 +106,11 @@ def protein_features_layer(
     comps.append(
         pl.when(pl.col("n_coiled_coil").fill_null(0) > 0).then(coiled_coil_weight).otherwise(0.0)
     )
+    families = (
+        pl.concat_list(labels).list.drop_nulls() if labels else pl.lit([], dtype=pl.List(pl.String))
+    )
     out = out.with_columns(
-        pl.concat_list(labels).list.drop_nulls().alias("cilia_domain_families"),
+        families.alias("cilia_domain_families"),
         pl.when(pl.col("domain_ids").is_not_null() | pl.col("n_coiled_coil").is_not_null())
         .then(noisy_or(comps))
         .otherwise(None)
@@ -143,13 +146,32 @@ def constraint_layer(
     """
     out = universe.select("gene_id", "ensembl_gene")
     n_dup = 0
+    n_alt = 0
     if shet is not None:
         dups = shet.filter(pl.col("ensembl_gene").is_duplicated())["ensembl_gene"].unique()
         n_dup = dups.len()
         clean = shet.filter(~pl.col("ensembl_gene").is_in(dups.to_list())).select(
             "ensembl_gene", "s_het", "s_het_lower95", "s_het_upper95"
         )
-        out = out.join(clean, on="ensembl_gene", how="left")
+        primary = universe.select("gene_id", "ensembl_gene").join(clean, on="ensembl_gene")
+        # Genes whose primary Ensembl ID is absent: try their other IDs (older sources may key a
+        # gene by a retired ID); a row claimed by two genes is ambiguous and left NULL.
+        if "ensembl_ids" in universe.columns:
+            alt = (
+                universe.join(primary.select("gene_id"), on="gene_id", how="anti")
+                .select("gene_id", pl.col("ensembl_ids").alias("alt_id"))
+                .explode("alt_id")
+                .join(clean.rename({"ensembl_gene": "alt_id"}), on="alt_id")
+                .filter(~pl.col("alt_id").is_in(primary["ensembl_gene"].to_list()))
+            )
+            alt = alt.filter(
+                ~pl.col("alt_id").is_duplicated() & ~pl.col("gene_id").is_duplicated()
+            ).drop("alt_id")
+            n_alt = alt.height
+            primary = pl.concat([primary.drop("ensembl_gene"), alt], how="vertical_relaxed")
+        else:
+            primary = primary.drop("ensembl_gene")
+        out = out.join(primary, on="gene_id", how="left")
     else:
         out = out.with_columns(
             *[
@@ -181,6 +203,7 @@ def constraint_layer(
     stats = {
         "genes_with_constraint": int(out["constraint_score"].is_not_null().sum()),
         "shet_ambiguous_ensembl_ids": int(n_dup),
+        "shet_matched_by_alternative_ensembl_id": int(n_alt),
     }
     return out.drop("ensembl_gene"), stats
 
