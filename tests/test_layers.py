@@ -314,6 +314,25 @@ def test_constraint_from_shet() -> None:
     assert row(t, "ESA4")["constraint_score"] is None  # no Ensembl ID
 
 
+def test_constraint_matches_shet_through_retired_ensembl_id() -> None:
+    # FUT3: universe Ensembl = MANE ENSG00000292063; s_het keys it by the gene_info xref
+    # ENSG00000171124 (mean_s_het 0.032409 in the fixture row)
+    t = layer("constraint")
+    scale = config()["layers"]["constraint"]["shet_scale"]
+    assert row(genes(), "FUT3")["ensembl_gene"] == "ENSG00000292063"
+    assert row(t, "FUT3")["s_het"] == pytest.approx(0.032409)
+    assert row(t, "FUT3")["constraint_score"] == pytest.approx(1 - math.exp(-0.032409 / scale))
+    assert layer_stats("constraint")["shet_matched_by_alternative_ensembl_id"] >= 1
+
+
+def test_protein_features_with_no_configured_domains() -> None:
+    pfam = ncbi.read_gene2xref(paths()["gene2pfam"], "Pfam_ID", "gene2pfam")
+    t, _ = protein_features_layer(genes(), pfam, None, None, [], 0.15)
+    assert t.height == genes().height
+    scored = t.filter(pl.col("domain_ids").is_not_null())
+    assert scored.height > 0 and (scored["protein_features_score"] == 0.0).all()
+
+
 def test_expression_is_all_null_in_snapshot_mode() -> None:
     t = layer("expression")
     for col in t.columns:
