@@ -7,6 +7,8 @@
 # Needs graphviz (`apt-get install graphviz`, provides `dot`). Nothing is executed: --rulegraph
 # only builds the DAG; --forceall draws every rule even when outputs already exist.
 set -euo pipefail
+# stable edge order between runs (Snakemake walks sets of rules)
+export PYTHONHASHSEED=0
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$repo"
 snakemake="${SNAKEMAKE:-}"
