@@ -17,21 +17,26 @@ MODE = config["mode"]
 ENV = "../../envs/pipeline.yaml"
 
 
+DISABLED = (config.get("live") or {}).get("disabled_sources") or []
+
+
 def step_files(step):
     """Named upstream input files of a step (snapshot or live paths, by mode)."""
-    return step_inputs(step, MODE, SNAPSHOT, RESULTS)
+    return step_inputs(step, MODE, SNAPSHOT, RESULTS, DISABLED)
 
 
 def live_tables(layer):
-    """Item-wise live pulls a layer reads (none in snapshot mode)."""
+    """Item-wise live pulls a layer reads (none in snapshot mode or when disabled)."""
     if MODE != "live":
         return {}
-    return {
-        "literature": {"pubmed_counts": f"{RESULTS}/live/pubmed_counts.parquet"},
-        "protein_features": {
-            "uniprot_features": f"{RESULTS}/live/uniprot_features.parquet"
-        },
-    }.get(layer, {})
+    pulls = {
+        "literature": ("pubmed", "pubmed_counts"),
+        "protein_features": ("uniprot", "uniprot_features"),
+    }
+    if layer not in pulls or pulls[layer][0] in DISABLED:
+        return {}
+    name = pulls[layer][1]
+    return {name: f"{RESULTS}/live/{name}.parquet"}
 
 
 def subset_file():

@@ -1,0 +1,72 @@
+"""The whole workflow in live mode against the loopback server (tests/live_server.py).
+
+gnomAD, GTEx and HPA tissue RNA have no offline copy, so they are switched off with
+live.disabled_sources (expression stays NULL; constraint falls back to the snapshot's s_het).
+After deleting results/ but keeping the state database, a rerun sends zero requests and
+reproduces the same outputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import e2e_fixtures as e2e  # noqa: E402
+from live_server import LiveServer  # noqa: E402
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_live_workflow_then_rerun_without_results_makes_zero_requests():
+    base = e2e.scratch_dir("usher-e2e-live-")
+    work = e2e.copy_workflow(base / "wf")
+    with LiveServer() as srv:
+        live_cfg = srv.live_config(work, uniprot_page_size=500)
+        overlay = {
+            "mode": "live",
+            "results_dir": "live_results",
+            "state": {"db": "live_state/usher.duckdb", "lock_timeout_s": 120},
+            "live": {
+                **live_cfg["live"],
+                "cache_dir": "live_state/downloads",
+                "disabled_sources": ["hpa_rna_tissue", "gtex_median", "gnomad_constraint"],
+            },
+        }
+        (work / "live.yaml").write_text(yaml.safe_dump(overlay))
+        args = ["--cores", "2", "--configfile", str(e2e.TEST_CONFIG_REL), "live.yaml"]
+        res = e2e.run_snakemake(args, cwd=work, timeout=900, log_file=base / "run1.log")
+        assert res.returncode == 0, e2e.describe(res)
+        first_requests = sum(srv.counts.values())
+        assert first_requests > 0
+        assert any("/entrez/eutils" in p for p in srv.counts)  # per-gene PubMed pull ran
+        results = work / "live_results"
+        lit = pl.read_parquet(results / "layers/literature.parquet")
+        assert lit["literature_score"].null_count() < lit.height  # context counts used
+        assert (lit["pubmed_cilia"] >= 0).all()
+        expr = pl.read_parquet(results / "layers/expression.parquet")
+        assert expr["expression_score"].null_count() == expr.height  # disabled: unknown
+        cons = pl.read_parquet(results / "layers/constraint.parquet")
+        assert cons["s_het"].null_count() < cons.height  # fell back to the snapshot's s_het
+        first = {
+            rel: _sha(results / rel)
+            for rel in ("candidates.parquet", "gene_evidence.parquet", "candidates.tsv")
+        }
+        shutil.rmtree(results)
+        srv.reset_counts()
+        res2 = e2e.run_snakemake(args, cwd=work, timeout=900, log_file=base / "run2.log")
+        assert res2.returncode == 0, e2e.describe(res2)
+        assert sum(srv.counts.values()) == 0, dict(srv.counts)
+        for rel, digest in first.items():
+            assert _sha(results / rel) == digest, rel
