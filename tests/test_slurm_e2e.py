@@ -20,6 +20,7 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -87,8 +88,11 @@ def test_fixture_workflow_runs_through_slurm_profile(slurm, tmp_path):
         ["--profile", "workflow/profiles/slurm", "--configfile", str(TEST_CONFIG_REL)],
         cwd=workdir,
         timeout=1500,
-        log_file=ARTIFACTS / "slurm_e2e.snakemake.log",
+        # a per-run log (concurrent test sessions must not write into one file), kept as
+        # an artifact afterwards
+        log_file=tmp_path / "snakemake.log",
     )
+    shutil.copyfile(tmp_path / "snakemake.log", ARTIFACTS / "slurm_e2e.snakemake.log")
     assert not res.timed_out, describe(res)
     assert res.returncode == 0, describe(res)
 
