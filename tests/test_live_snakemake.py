@@ -25,7 +25,9 @@ def test_live_rules_and_zero_request_rerun(tmp_path):
         cfg = srv.live_config(tmp_path, uniprot_page_size=5000)
         (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
         (tmp_path / "Snakefile").write_text(
-            f'ENV = "{ROOT / "envs/pipeline.yaml"}"\ninclude: "{ROOT / "workflow/rules/live.smk"}"\n'
+            f'configfile: "{ROOT / "config/config.yaml"}"\n'
+            f'include: "{ROOT / "workflow/rules/common.smk"}"\n'
+            f'include: "{ROOT / "workflow/rules/live.smk"}"\n'
         )
         targets = [
             f"{tmp_path}/results/live/raw/gene2go",

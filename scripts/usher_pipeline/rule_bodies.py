@@ -92,8 +92,11 @@ def gene_universe_rule(snakemake: Any) -> None:
         inputs = named_inputs(snakemake)
         _record_inputs_sources(run, inputs)
         subset = None
-        if snakemake.params.gene_subset:
-            lines = Path(snakemake.params.gene_subset).read_text().splitlines()
+        subset_files = list(snakemake.input.get("subset", []) or [])
+        if isinstance(subset_files, str):
+            subset_files = [subset_files]
+        if subset_files:
+            lines = Path(subset_files[0]).read_text().splitlines()
             subset = [s.strip() for s in lines if s.strip() and not s.startswith("#")]
         full_genes, full_aliases, summary = universe_step(inputs, None)
         run.record_step("build universe", summary)

@@ -55,3 +55,28 @@ def final_outputs():
         f"{RESULTS}/report/candidates_table.html",
         f"{RESULTS}/reproducibility_report.md",
     ]
+
+
+# Live-mode helpers (used by workflow/rules/live.smk).
+from usher_pipeline.live.fetch import pubmed_contexts
+from usher_pipeline.live.sources import (
+    SOURCES as LIVE_SOURCES,
+    eutils_base as live_eutils_base,
+    source_release as live_source_release,
+    source_url as live_source_url,
+    uniprot_base as live_uniprot_base,
+)
+
+LIVE_DIR = f"{config['results_dir']}/live"
+LIVE_LOGS = f"{config['results_dir']}/logs/live"
+
+
+def _live_setting(name, default):
+    return (config.get("live") or {}).get(name, default)
+
+
+def _live_item_release(name):
+    return str(
+        ((_live_setting("sources", {}) or {}).get(name) or {}).get("release")
+        or "current"
+    )

@@ -2,29 +2,6 @@
 # config["mode"] == "live". All rules are localrules (compute nodes often have no internet) and go
 # through the state layer's fetch cache: a rerun with an unchanged config makes no request.
 
-from usher_pipeline.live.fetch import pubmed_contexts
-from usher_pipeline.live.sources import (
-    SOURCES as LIVE_SOURCES,
-    eutils_base as live_eutils_base,
-    source_release as live_source_release,
-    source_url as live_source_url,
-    uniprot_base as live_uniprot_base,
-)
-
-LIVE_DIR = f"{config['results_dir']}/live"
-LIVE_LOGS = f"{config['results_dir']}/logs/live"
-
-
-def _live_setting(name, default):
-    return (config.get("live") or {}).get(name, default)
-
-
-def _live_item_release(name):
-    return str(
-        ((_live_setting("sources", {}) or {}).get(name) or {}).get("release")
-        or "current"
-    )
-
 
 localrules:
     live_fetch_source,

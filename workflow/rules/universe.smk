@@ -37,7 +37,6 @@ rule gene_universe:
         ENV
     params:
         mode=MODE,
-        gene_subset=config["gene_subset"],
         known_genes=config["known_genes"],
         negative_controls=config["negative_controls"],
         mapping=config["mapping"],
