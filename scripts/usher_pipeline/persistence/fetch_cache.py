@@ -21,6 +21,7 @@ import filelock
 import polars as pl
 
 from ._common import (
+    atomic_path,
     canonical_json,
     count_rows,
     quote_ident,
@@ -193,18 +194,9 @@ class FetchCache:
             hit = self._valid(key)
             if hit is not None:
                 return hit
-            tmp = final.with_name(f"{final.name}.tmp-{os.getpid()}")
-            try:
+            with atomic_path(final) as tmp:
                 returned = fetch(tmp)
                 meta = dict(returned) if isinstance(returned, Mapping) else {}
-                if not tmp.is_file():
-                    raise FileNotFoundError(f"fetch for {source} {release} wrote nothing to {tmp}")
-                with open(tmp, "rb") as fh:
-                    os.fsync(fh.fileno())
-                os.replace(tmp, final)
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    tmp.unlink()
             digest = sha256_file(final)
             size = final.stat().st_size
             rows = meta.get("row_count")
