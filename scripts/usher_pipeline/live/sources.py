@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .constraint import REQUIRED as GNOMAD_REQUIRED
+
 Layout = Literal["tsv", "gct", "obo", "signature"]
 
 NCBI_FTP = "https://ftp.ncbi.nlm.nih.gov"
@@ -177,15 +179,7 @@ SOURCES: dict[str, SourceSpec] = {
             "gnomad.v4.1.constraint_metrics.tsv",
             "tsv",
             "gnomAD v4.1 gene constraint (per transcript)",
-            (
-                "gene",
-                "gene_id",
-                "transcript",
-                "canonical",
-                "mane_select",
-                "lof.oe_ci.upper",
-                "lof.pLI",
-            ),
+            GNOMAD_REQUIRED,
             shared_with_snapshot=False,
         ),
     ]
