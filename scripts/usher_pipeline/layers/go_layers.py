@@ -26,25 +26,14 @@ def resolve_go_ids(gene2go: pl.DataFrame, onto: Ontology) -> tuple[pl.DataFrame,
     Returns the resolved annotations (go_id replaced, evidence_class added) and the number of
     annotation rows dropped because their term is obsolete or absent from this GO release.
     """
-    ids = gene2go["go_id"].unique().to_list()
-    mapping = pl.DataFrame(
-        {"go_id": ids, "go_current": [onto.resolve(i) for i in ids]},
-        schema={"go_id": pl.String, "go_current": pl.String},
-    )
-    joined = gene2go.join(mapping, on="go_id", how="left")
-    dropped = int(joined["go_current"].is_null().sum())
-    resolved = (
-        joined.filter(pl.col("go_current").is_not_null())
-        .with_columns(pl.col("go_current").alias("go_id"))
-        .drop("go_current")
-        .with_columns(
-            pl.when(pl.col("evidence").is_in(list(EXPERIMENTAL_CODES)))
-            .then(pl.lit("experimental"))
-            .when(pl.col("evidence").is_in(list(NO_DATA_CODES)))
-            .then(pl.lit("no_data"))
-            .otherwise(pl.lit("computational"))
-            .alias("evidence_class")
-        )
+    current, dropped = onto.resolve_column(gene2go, "go_id")
+    resolved = current.with_columns(
+        pl.when(pl.col("evidence").is_in(list(EXPERIMENTAL_CODES)))
+        .then(pl.lit("experimental"))
+        .when(pl.col("evidence").is_in(list(NO_DATA_CODES)))
+        .then(pl.lit("no_data"))
+        .otherwise(pl.lit("computational"))
+        .alias("evidence_class")
     )
     return resolved, dropped
 

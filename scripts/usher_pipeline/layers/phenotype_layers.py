@@ -64,18 +64,11 @@ def human_phenotype_layer(
     NULL when HPO has no annotation for the gene (no known Mendelian phenotype).
     Obsolete / alternative HPO IDs are resolved; unresolvable IDs are dropped and counted.
     """
-    ids = g2p["hpo_id"].unique().to_list()
-    resolved = pl.DataFrame(
-        {"hpo_id": ids, "hpo_current": [hpo.resolve(i) for i in ids]},
-        schema={"hpo_id": pl.String, "hpo_current": pl.String},
-    )
-    ann = g2p.join(resolved, on="hpo_id", how="left")
-    dropped = int(ann["hpo_current"].is_null().sum())
-    ann = ann.filter(pl.col("hpo_current").is_not_null())
+    ann, dropped = hpo.resolve_column(g2p, "hpo_id")
     per_gene = ann.group_by("ncbi_gene_id").agg(
-        pl.col("hpo_current").n_unique().alias("hpo_n_terms"),
+        pl.col("hpo_id").n_unique().alias("hpo_n_terms"),
         pl.col("disease_id").n_unique().alias("hpo_n_diseases"),
-        pl.col("hpo_current").unique().alias("_terms"),
+        pl.col("hpo_id").unique().alias("_terms"),
     )
     exprs = []
     comps = []

@@ -44,6 +44,23 @@ class Ontology:
             return None
         return term_id
 
+    def resolve_column(self, df: pl.DataFrame, column: str) -> tuple[pl.DataFrame, int]:
+        """Replace the term IDs in ``column`` by their current IDs (``resolve``); drop rows whose
+        term is obsolete or unknown. Returns the resolved rows and the number dropped."""
+        ids = df[column].unique().to_list()
+        mapping = pl.DataFrame(
+            {column: ids, "_current": [self.resolve(i) for i in ids]},
+            schema={column: pl.String, "_current": pl.String},
+        )
+        joined = df.join(mapping, on=column, how="left")
+        dropped = int(joined["_current"].is_null().sum())
+        resolved = (
+            joined.filter(pl.col("_current").is_not_null())
+            .with_columns(pl.col("_current").alias(column))
+            .drop("_current")
+        )
+        return resolved, dropped
+
     def descendants(
         self, root: str, relations: Iterable[str] = DEFAULT_RELATIONS, include_self: bool = True
     ) -> set[str]:
