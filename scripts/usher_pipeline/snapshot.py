@@ -308,11 +308,9 @@ def _read_shared_sums(shared_data: Path) -> dict[str, str]:
     return sums
 
 
-def _write_filtered(src: Path, dest: Path, line_filter: LineFilter) -> None:
-    opener = gzip.open if src.name.endswith(".gz") else open
-    with opener(src, "rt", encoding="utf-8", newline="") as fh:  # type: ignore[operator]
-        lines = fh.readlines()
-    data = "".join(line_filter(lines)).encode("utf-8")
+def write_deterministic(dest: Path, data: bytes) -> None:
+    """Write ``data`` to ``dest`` (gzip level 9 with mtime 0 if it ends in .gz) via a temporary
+    name, so the same data always gives the same bytes."""
     tmp = dest.with_name(dest.name + ".tmp")
     if dest.name.endswith(".gz"):
         with (
@@ -323,6 +321,13 @@ def _write_filtered(src: Path, dest: Path, line_filter: LineFilter) -> None:
     else:
         tmp.write_bytes(data)
     tmp.replace(dest)
+
+
+def _write_filtered(src: Path, dest: Path, line_filter: LineFilter) -> None:
+    opener = gzip.open if src.name.endswith(".gz") else open
+    with opener(src, "rt", encoding="utf-8", newline="") as fh:  # type: ignore[operator]
+        lines = fh.readlines()
+    write_deterministic(dest, "".join(line_filter(lines)).encode("utf-8"))
 
 
 def build_snapshot(shared_data: str | Path, out_dir: str | Path) -> dict:
