@@ -21,7 +21,19 @@ STEP_SOURCES: dict[str, tuple[str, ...]] = {
     "literature": ("gene2pubmed",),
     "protein_features": ("gene2pfam", "gene2prosite"),
     "constraint": ("shet",),
-    "expression": (),
+    "expression": ("retina_scrna_markers",),
+    "network": ("string_network",),
+    "ht_studies": ("ht_studies", "ht_study_genes"),
+    "phylogeny": ("nevers_phylogeny",),
+    "ciliary_function": ("gene2go", "go_terms", "go_edges", "reactome_gmt"),
+}
+# Universe tables a layer reads besides the genes (beyond its source files): the symbol table to
+# map symbol-keyed sources, the gene-set flags to seed the network from known genes.
+LAYER_UNIVERSE_INPUTS: dict[str, tuple[str, ...]] = {
+    "network": ("gene_sets",),
+    "ht_studies": ("aliases", "gene_sets"),
+    "phylogeny": ("aliases",),
+    "ciliary_function": ("aliases",),
 }
 
 # Snapshot key -> live key (same parser).

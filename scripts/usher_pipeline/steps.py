@@ -11,6 +11,7 @@ from pathlib import Path
 import polars as pl
 
 from .errors import MappingError
+from .layers import cilia_layers
 from .layers.go_layers import annotation_layer, localization_layer
 from .layers.other_layers import (
     constraint_layer,
@@ -19,7 +20,7 @@ from .layers.other_layers import (
     protein_features_layer,
 )
 from .layers.phenotype_layers import human_phenotype_layer, mouse_phenotype_layer
-from .parsers import hpa, ids, misc, ncbi, phenotypes
+from .parsers import cilia, hpa, ids, misc, ncbi, phenotypes
 from .parsers.ontology import read_go, read_obo
 from .universe import build_universe as _build_universe
 from .universe import complete_layer, mapping_summary, resolve_symbols
@@ -127,10 +128,17 @@ def layer_step(
     genes: pl.DataFrame,
     config: Mapping,
     live_tables: Mapping[str, pl.DataFrame] | None = None,
+    context: Mapping[str, object] | None = None,
 ) -> tuple[pl.DataFrame, dict]:
-    """Compute one evidence layer for the universe; one row per gene (checked)."""
+    """Compute one evidence layer for the universe; one row per gene (checked).
+
+    ``context``: what some layers need besides source files: ``aliases`` (the universe's symbol
+    table, to map symbol-keyed sources), ``seeds`` (known gene IDs) and ``folds`` (gene → fold) for
+    the out-of-fold network layer.
+    """
     params = config["layers"].get(name, {})
     live_tables = live_tables or {}
+    context = context or {}
     if name == "annotation":
         table, stats = annotation_layer(
             genes, ncbi.read_gene2go(paths["gene2go"]), _go(paths), params["ref_terms"]
@@ -195,10 +203,48 @@ def layer_step(
         )
     elif name == "expression":
         if "expression" in live_tables:
-            table, stats = live_tables["expression"], {"source": "live"}
+            table, stats = live_tables["expression"], {"source": "live tissue RNA"}
         else:
             table = expression_layer_unknown(genes)
-            stats = {"source": "none offline: every value NULL (unknown)"}
+            stats = {"source": "no tissue RNA offline (NULL)"}
+        if paths.get("retina_scrna_markers"):
+            retina = cilia_layers.retina_expression(
+                genes,
+                cilia.read_retina_markers(paths["retina_scrna_markers"]),
+                params["retina_ref_log2fc"],
+            )
+            table = combine_expression(table.rename({"expression_score": "tissue_score"}), retina)
+            stats["source"] += " + retina single-cell markers"
+            stats["genes_photoreceptor_enriched"] = int(
+                (table["retina_photoreceptor_score"] > 0).sum()
+            )
+    elif name == "network":
+        table, stats = cilia_layers.network_layer(
+            genes,
+            cilia.read_string_edges(paths["string_network"]),
+            list(context["seeds"]),
+            context["folds"],
+            params,
+        )
+    elif name == "ht_studies":
+        studies = cilia.read_ht_studies(paths["ht_studies"])
+        study_genes = cilia.read_ht_study_genes(paths["ht_study_genes"])
+        links = cilia.link_study_numbers(study_genes, studies)
+        table, stats = cilia_layers.ht_studies_layer(
+            genes, context["aliases"], study_genes, studies, links,
+            list(context["seeds"]), context["folds"], params,
+        )  # fmt: skip
+    elif name == "phylogeny":
+        profiles, groups = cilia.read_nevers(paths["nevers_phylogeny"])
+        table, stats = cilia_layers.phylogeny_layer(genes, context["aliases"], profiles, groups)
+    elif name == "ciliary_function":
+        reactome = (
+            cilia.read_reactome_gmt(paths["reactome_gmt"]) if paths.get("reactome_gmt") else None
+        )
+        table, stats = cilia_layers.ciliary_function_layer(
+            genes, context["aliases"], ncbi.read_gene2go(paths["gene2go"]), _go(paths),
+            reactome, params,
+        )  # fmt: skip
     else:
         raise ValueError(f"unknown layer '{name}'")
     table = complete_layer(genes, table, name)
@@ -207,3 +253,13 @@ def layer_step(
     if score_col in table.columns:
         stats["genes_with_score"] = int(table[score_col].is_not_null().sum())
     return table, stats
+
+
+def combine_expression(tissue: pl.DataFrame, retina: pl.DataFrame) -> pl.DataFrame:
+    """Expression layer = tissue RNA (live: HPA/GTEx, ``tissue_score``) and retina single-cell
+    photoreceptor enrichment (``retina_photoreceptor_score``): the larger of the two where either
+    is known, NULL where neither is."""
+    out = tissue.join(retina, on="gene_id", how="left")
+    return out.with_columns(
+        pl.max_horizontal("tissue_score", "retina_photoreceptor_score").alias("expression_score")
+    )

@@ -15,6 +15,10 @@ LAYER_NAMES = (
     "protein_features",
     "constraint",
     "expression",
+    "network",
+    "ht_studies",
+    "phylogeny",
+    "ciliary_function",
 )
 
 

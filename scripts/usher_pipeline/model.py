@@ -1,0 +1,226 @@
+"""Learned integration (``scoring.method: learned``): a cross-validated, L2-regularised logistic
+model on the layer sub-scores, with study-bias covariates fitted and then held at a reference.
+
+Labels: the known genes (Usher + SYSCILIA gold standard) are positives, every other gene is
+background. Every gene is scored OUT OF FOLD: genes are split into k folds by a hash of their ID
+(``assign_folds``: independent of any label), and the genes of fold f are scored by a model fitted
+on the other folds only, with every feature seeded from known genes (the network's known-neighbour
+fraction) recomputed from the training folds' positives. So no gene's own label (positive or
+background) reaches its own score, and the known genes' ranks are honest held-out ranks.
+
+Study bias is controlled by construction: log publication count and log GO-term count enter the
+fit as covariates (so the layer weights are estimated net of fame), and every gene is scored with
+the covariates set to the same reference value (the universe median). Fame can therefore not buy
+rank directly; what remains is the association of the evidence itself with fame.
+
+Per gene and layer, ``contrib_<layer>`` = β_layer × sub-score (log-odds; NULL counts as 0: unknown
+adds nothing, like no evidence). ``evidence_logodds`` = Σ contrib, and
+``score`` = sigmoid(baseline + evidence_logodds), where ``baseline`` = intercept + covariate terms
+at the reference: the model's probability that a gene of typical fame with this evidence is a
+cilia/Usher gene.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+import polars as pl
+
+from .layers.cilia_layers import ht_score, known_neighbour_fraction, network_score_from_fraction
+
+COVARIATES = {
+    "pubmed_total": "log1p publication count (gene2pubmed)",
+    "go_n_terms": "log1p GO term count",
+}
+
+
+def graph_from_layer(network: pl.DataFrame) -> pl.DataFrame:
+    """The network layer's neighbour lists back to an edge table (gene_id, neighbour_id, weight)."""
+    cols = ["gene_id", "network_neighbours", "network_neighbour_weights"]
+    if not set(cols) <= set(network.columns):
+        return pl.DataFrame(schema={"gene_id": pl.String, "neighbour_id": pl.String,
+                                    "weight": pl.Float64})  # fmt: skip
+    return (
+        network.select(cols)
+        .drop_nulls("network_neighbours")
+        .explode("network_neighbours", "network_neighbour_weights")
+        .rename({"network_neighbours": "neighbour_id", "network_neighbour_weights": "weight"})
+        .drop_nulls("neighbour_id")
+    )
+
+
+def fold_network_score(
+    graph: pl.DataFrame, gene_ids: Sequence[str], seeds: Sequence[str], params: Mapping
+) -> np.ndarray:
+    """Network sub-score of every gene seeded by ``seeds`` (NaN where the gene has no edge)."""
+    frac = known_neighbour_fraction(graph, gene_ids, seeds, params["pseudo_weight"])
+    return network_score_from_fraction(frac, params["saturation"])
+
+
+# Model features of a layer besides its sub-score. The phylogenetic profile enters as two
+# features: presence in ciliated species (for) and in non-ciliated species (against: a gene kept
+# by organisms without cilia is unlikely to be cilia-specific), so its contribution can be negative.
+EXTRA_FEATURES: dict[str, tuple[str, ...]] = {
+    "phylogeny": ("phylo_frac_non_ciliated",),
+}
+
+
+def layer_features(layer: str, table: pl.DataFrame) -> list[str]:
+    """Columns of ``table`` the model uses for one layer (sub-score first)."""
+    return [f"{layer}_score"] + [c for c in EXTRA_FEATURES.get(layer, ()) if c in table.columns]
+
+
+def model_layers(table: pl.DataFrame, layers: Sequence[str]) -> list[str]:
+    """Layers the model uses: those with a sub-score column that is not NULL everywhere (a layer
+    no source covers in this mode carries no information and gets no weight)."""
+    return [
+        layer
+        for layer in layers
+        if f"{layer}_score" in table.columns and table[f"{layer}_score"].is_not_null().any()
+    ]
+
+
+def _covariates(table: pl.DataFrame) -> np.ndarray:
+    cols = []
+    for name in COVARIATES:
+        v = table[name].cast(pl.Float64).fill_null(0.0).to_numpy() if name in table.columns else None
+        if v is not None:
+            cols.append(np.log1p(np.clip(v, 0, None)))
+    if not cols:
+        return np.zeros((table.height, 0))
+    z = np.column_stack(cols)
+    sd = z.std(axis=0)
+    sd[sd == 0] = 1.0
+    return (z - z.mean(axis=0)) / sd
+
+
+def seeded_features(
+    table: pl.DataFrame, layer_params: Mapping[str, Mapping]
+) -> dict[str, Callable[[Sequence[str]], np.ndarray]]:
+    """The sub-scores that are computed from known genes (seeds), as functions of the seed list:
+    the network's known-neighbour fraction and the studies' log-likelihood ratios. Anything that
+    learns from labels must be listed here, so that cross-validation recomputes it per fold."""
+    gene_ids = table["gene_id"].to_list()
+    out: dict[str, Callable[[Sequence[str]], np.ndarray]] = {}
+    if "network_neighbours" in table.columns and "network" in layer_params:
+        graph = graph_from_layer(table)
+        net = layer_params["network"]
+        out["network"] = lambda seeds: fold_network_score(graph, gene_ids, seeds, net)
+    if "ht_study_names" in table.columns and "ht_studies" in layer_params:
+        reported = table["ht_study_names"].to_list()
+        ht = layer_params["ht_studies"]
+        out["ht_studies"] = lambda seeds: ht_score(gene_ids, reported, seeds, ht)
+    return out
+
+
+def fame_strata(table: pl.DataFrame, n_strata: int) -> np.ndarray:
+    """Stratum of each gene by publication count: quantile bins of log1p(pubmed_total)."""
+    pubs = np.log1p(table["pubmed_total"].cast(pl.Float64).fill_null(0.0).to_numpy())
+    if n_strata <= 1:
+        return np.zeros(len(pubs), dtype=np.int64)
+    edges = np.unique(np.quantile(pubs, np.linspace(0, 1, n_strata + 1)[1:-1]))
+    return np.searchsorted(edges, pubs, side="right").astype(np.int64)
+
+
+def learned_scores(
+    table: pl.DataFrame,
+    positives: Sequence[str],
+    folds: Mapping[str, int],
+    layers: Sequence[str],
+    params: Mapping,
+    layer_params: Mapping[str, Mapping] | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Out-of-fold learned scores. ``table``: one row per gene with gene_id, ``<layer>_score``
+    columns, the covariate columns and the raw columns of the seeded layers.
+
+    For each fold f: the seeded sub-scores are recomputed from the positives outside f; the model
+    is fitted on the genes outside f; the genes of f get contributions β·x, then each contribution
+    is taken relative to the mean contribution of the training background genes of the same
+    publication stratum (``params['fame_strata']`` quantile bins): a layer counts for a gene by how
+    much more evidence it gives than it gives genes studied as much. Returns (table with score,
+    evidence_logodds, baseline_logodds, cv_fold, contrib_<layer>, the seeded sub-scores replaced
+    by their out-of-fold values; the fitted weights, one row per fold and term).
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    gene_ids = table["gene_id"].to_list()
+    use = model_layers(table, layers)
+    pos = set(positives)
+    y = np.array([g in pos for g in gene_ids])
+    fold = np.array([folds[g] for g in gene_ids])
+    k = int(fold.max()) + 1
+    feats = [(layer, col) for layer in use for col in layer_features(layer, table)]
+    base_x = {col: table[col].cast(pl.Float64).to_numpy().copy() for _, col in feats}
+    owner = np.array([use.index(layer) for layer, _ in feats])
+    seeded = {n: fn for n, fn in seeded_features(table, layer_params or {}).items() if n in use}
+    oof = {n: np.full(len(gene_ids), np.nan) for n in seeded}
+    z = _covariates(table)
+    z_ref = np.median(z, axis=0) if z.shape[1] else np.zeros(0)
+    strata = fame_strata(table, int(params.get("fame_strata", 10)))
+    contrib = np.zeros((len(gene_ids), len(use)))
+    baseline = np.zeros(len(gene_ids))
+    weights = []
+    for f in range(k):
+        cols = dict(base_x)
+        train_pos = [g for g, p, fo in zip(gene_ids, y, fold, strict=True) if p and fo != f]
+        for name, fn in seeded.items():
+            cols[f"{name}_score"] = fn(train_pos)
+            oof[name][fold == f] = cols[f"{name}_score"][fold == f]
+        x = np.column_stack([np.nan_to_num(cols[col], nan=0.0) for _, col in feats])
+        design = np.hstack([x, z])
+        train = fold != f
+        model = LogisticRegression(C=float(params["C"]), max_iter=5000, tol=1e-8)
+        model.fit(design[train], y[train])
+        beta = model.coef_[0][: len(feats)]
+        gamma = model.coef_[0][len(feats) :]
+        sel = fold == f
+        c = np.zeros((len(gene_ids), len(use)))
+        for j in range(len(feats)):
+            c[:, owner[j]] += x[:, j] * beta[j]
+        bg = train & ~y
+        for st in np.unique(strata[sel]):
+            ref = bg & (strata == st)
+            mean = c[ref].mean(axis=0) if ref.any() else c[bg].mean(axis=0)
+            rows = sel & (strata == st)
+            contrib[rows] = c[rows] - mean
+        baseline[sel] = float(model.intercept_[0]) + float(gamma @ z_ref) + float(
+            (c[bg].mean(axis=0)).sum()
+        )
+        for (layer, col), w in zip(feats, beta, strict=True):
+            term = layer if col == f"{layer}_score" else f"{layer}:{col}"
+            weights.append({"fold": f, "term": term, "kind": "layer", "weight": float(w)})
+        for name, w in zip(COVARIATES, gamma, strict=False):
+            weights.append({"fold": f, "term": name, "kind": "covariate", "weight": float(w)})
+        weights.append({"fold": f, "term": "intercept", "kind": "intercept",
+                        "weight": float(model.intercept_[0])})  # fmt: skip
+    evidence = contrib.sum(axis=1)
+    score = 1.0 / (1.0 + np.exp(-(baseline + evidence)))
+    out = table.with_columns(
+        pl.Series("score", score),
+        pl.Series("evidence_logodds", evidence),
+        pl.Series("baseline_logodds", baseline),
+        pl.Series("cv_fold", fold.astype(np.int64)),
+        *[pl.Series(f"contrib_{layer}", contrib[:, i]) for i, layer in enumerate(use)],
+        *[pl.Series(f"{name}_score", vals).fill_nan(None) for name, vals in oof.items()],
+    )
+    return out, pl.DataFrame(weights)
+
+
+def weight_summary(weights: pl.DataFrame) -> pl.DataFrame:
+    """Mean and cross-validated spread (sd, min, max over folds) of every fitted term."""
+    return (
+        weights.group_by("term", "kind", maintain_order=True)
+        .agg(
+            pl.col("weight").mean().alias("mean"),
+            pl.col("weight").std().alias("sd"),
+            pl.col("weight").min().alias("min"),
+            pl.col("weight").max().alias("max"),
+        )
+        .sort("kind", "mean", descending=[False, True])
+    )
+
+
+def logit(p: float) -> float:
+    return math.log(p / (1 - p))
