@@ -19,6 +19,14 @@ from .common import read_text, read_tsv, to_int
 STRING_COLUMNS = ("entrez_1", "entrez_2", "combined_score")
 
 
+def _require_values(df: pl.DataFrame, cols: tuple[str, ...], source: str, path: str | Path) -> None:
+    """Fail on an empty value in a column that every row must fill (a cut or shifted row)."""
+    for col in cols:
+        n = df[col].null_count()
+        if n:
+            raise SourceFormatError(source, str(path), f"{n} row(s) with no value in '{col}'")
+
+
 def read_string_edges(path: str | Path, source: str = "string_network") -> pl.DataFrame:
     """STRING edges between NCBI GeneIDs: ncbi_gene_id_1, ncbi_gene_id_2, combined_score (0-1000).
 
@@ -28,6 +36,7 @@ def read_string_edges(path: str | Path, source: str = "string_network") -> pl.Da
     df = read_tsv(path, source, STRING_COLUMNS)
     for col in STRING_COLUMNS:
         df = to_int(df, col, source, path)
+    _require_values(df, STRING_COLUMNS, source, path)
     bad = df.filter((pl.col("combined_score") < 0) | (pl.col("combined_score") > 1000))
     if bad.height:
         raise SourceFormatError(
@@ -54,6 +63,7 @@ def read_ht_studies(path: str | Path, source: str = "ht_studies") -> pl.DataFram
     """The study list (CilioGenics Table S10): study, study_number, year, pmid, species, title."""
     df = read_tsv(path, source, HT_STUDY_COLUMNS)
     df = to_int(df, "study_number", source, path)
+    _require_values(df, ("study", "study_number"), source, path)
     df = df.with_columns(
         pl.col("study").str.strip_chars(),
         pl.col("species").str.strip_chars().str.replace_all(r"\s+", " "),
@@ -89,6 +99,7 @@ def read_ht_study_genes(path: str | Path, source: str = "ht_study_genes") -> pl.
     except pl.exceptions.PolarsError as exc:
         raise SourceFormatError(source, str(path), f"malformed rows ({exc})") from exc
     df = to_int(df, "Pub_number", source, path)
+    _require_values(df, ("Publication", "Pub_number"), source, path)
     return (
         df.filter(
             pl.col("Gene_name").is_not_null() & (pl.col("Gene_name").str.strip_chars() != "NA")
@@ -157,7 +168,11 @@ RETINA_COLUMNS = ("gene", "avg_log2FC", "pct.1", "pct.2", "p_val_adj", "cluster"
 
 def read_retina_markers(path: str | Path, source: str = "retina_scrna_markers") -> pl.DataFrame:
     """Seurat FindAllMarkers table: ensembl_gene, symbol, cell_type, avg_log2fc, pct_in, pct_out,
-    p_val_adj (one row per gene and cell type where the gene is a marker)."""
+    p_val_adj (one row per gene and cell type where the gene is a marker).
+
+    The upstream Ensembl column went through R's make.unique: a gene's second and later rows carry
+    a digit suffix (ENSG000000756241); it is cut off. Symbols 'NA' or empty become null.
+    """
     text = read_text(path, source)
     try:
         df = pl.read_csv(io.StringIO(text), infer_schema=False)
@@ -168,8 +183,11 @@ def read_retina_markers(path: str | Path, source: str = "retina_scrna_markers") 
         raise SourceFormatError(source, str(path), f"missing column(s) {missing}")
     try:
         out = df.select(
-            pl.col("gene").alias("ensembl_gene"),
-            pl.col("gene_name").alias("symbol"),
+            pl.col("gene").str.replace(r"^(ENSG\d{11})\d+$", "$1").alias("ensembl_gene"),
+            pl.when(pl.col("gene_name").is_in(["NA", ""]))
+            .then(None)
+            .otherwise(pl.col("gene_name"))
+            .alias("symbol"),
             pl.col("cluster").alias("cell_type"),
             pl.col("avg_log2FC").cast(pl.Float64).alias("avg_log2fc"),
             pl.col("pct.1").cast(pl.Float64).alias("pct_in"),
@@ -178,6 +196,12 @@ def read_retina_markers(path: str | Path, source: str = "retina_scrna_markers") 
         )
     except pl.exceptions.PolarsError as exc:
         raise SourceFormatError(source, str(path), f"non-numeric marker value ({exc})") from exc
+    _require_values(
+        out,
+        ("ensembl_gene", "cell_type", "avg_log2fc", "pct_in", "pct_out", "p_val_adj"),
+        source,
+        path,
+    )
     return out
 
 
@@ -194,6 +218,8 @@ def read_nevers(path: str | Path, source: str = "nevers_phylogeny") -> tuple[pl.
         groups = data["organism_groups"]
         species = list(groups["all_organisms_list"])
         genes = data["genes"]
+        if not isinstance(genes, dict):
+            raise TypeError(f"'genes' is a {type(genes).__name__}, not an object")
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise SourceFormatError(source, str(path), f"unexpected JSON layout ({exc})") from exc
     index = {name: i for i, name in enumerate(species)}
@@ -203,7 +229,9 @@ def read_nevers(path: str | Path, source: str = "nevers_phylogeny") -> tuple[pl.
         ("non_ciliated", "non_ciliated_organisms"),
         ("partial", "partial_ciliated_organisms"),
     ):
-        names = groups.get(group, [])
+        if group not in groups:
+            raise SourceFormatError(source, str(path), f"organism_groups has no '{group}'")
+        names = groups[group]
         unknown = [n for n in names if n not in index]
         if unknown:
             raise SourceFormatError(source, str(path), f"{group} lists unknown species {unknown}")
