@@ -3,6 +3,7 @@
     usher-pipeline run [--cores N] [--configfile FILE ...] [--profile DIR] [--no-report] [-- ARGS]
     usher-pipeline state {checkpoints,runs,provenance,lineage,verify,invalidate} ...
     usher-pipeline build-snapshot [--shared DIR] [--out DIR]
+    usher-pipeline explain SYMBOL [--results DIR] [--json]
 
 ``run`` is a thin wrapper: it calls ``snakemake`` in the repository (everything it does can be
 done with plain snakemake commands, printed before they run) and then builds the self-contained
@@ -74,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         from build_snapshot import main as build_main  # type: ignore[import-not-found]
 
         return build_main(argv[1:])
+    if argv and argv[0] == "explain":
+        from .explain import main as explain_main
+
+        return explain_main(argv[1:])
     ap = argparse.ArgumentParser(prog="usher-pipeline", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the workflow, then build the HTML report")
@@ -85,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("snakemake_args", nargs=argparse.REMAINDER, help="-- extra snakemake args")
     sub.add_parser("state", help="inspect the state database (see `usher-pipeline state -h`)")
     sub.add_parser("build-snapshot", help="rebuild the embedded snapshot from ../shared/data")
+    sub.add_parser("explain", help="explain one gene's rank, layer by layer (`explain -h`)")
     args = ap.parse_args(argv)
     if args.snakemake_args and args.snakemake_args[0] == "--":
         args.snakemake_args = args.snakemake_args[1:]

@@ -224,3 +224,57 @@ def weight_summary(weights: pl.DataFrame) -> pl.DataFrame:
 
 def logit(p: float) -> float:
     return math.log(p / (1 - p))
+
+
+def score_table(
+    table: pl.DataFrame,
+    scoring: Mapping,
+    folds_cfg: Mapping,
+    layer_params: Mapping[str, Mapping],
+    positives: Sequence[str] | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """Score every gene with the configured method (``scoring.method``), add evidence_count,
+    layers_available, tier and rank_all. ``positives`` (default: the ``is_known`` genes) label and
+    seed the learned model. Returns (scored table, fitted weights or None for ``weighted``)."""
+    from .layers.cilia_layers import assign_folds
+    from .scoring import SCORED_LAYERS, assign_tiers, composite_scores, rank
+
+    method = scoring.get("method", "learned")
+    folds = assign_folds(table["gene_id"].to_list(), folds_cfg["folds"], folds_cfg["seed"])
+    if positives is None:
+        positives = table.filter(pl.col("is_known"))["gene_id"].to_list()
+    min_score = scoring["evidence_min_score"]
+    ev_layers = scoring.get("evidence_layers") or list(SCORED_LAYERS)
+    if method == "weighted":
+        df = composite_scores(
+            table,
+            scoring["weights"],
+            scoring["prior"]["mean"],
+            scoring["prior"]["strength"],
+            min_score,
+            ev_layers,
+        ).with_columns(
+            pl.col("gene_id").replace_strict(folds, return_dtype=pl.Int64).alias("cv_fold")
+        )
+        return rank(assign_tiers(df, scoring["tiers"]), "rank_all"), None
+    layers = [layer for layer in SCORED_LAYERS if f"{layer}_score" in table.columns]
+    df, weights = learned_scores(
+        table, positives, folds, layers, scoring.get("learned", {"C": 1.0}), layer_params
+    )
+    used = model_layers(table, layers)
+    df = df.with_columns(
+        pl.sum_horizontal([pl.col(f"{layer}_score").is_not_null() for layer in used])
+        .cast(pl.Int32)
+        .alias("layers_available"),
+        pl.sum_horizontal(
+            [
+                (pl.col(f"{layer}_score") >= min_score).fill_null(False)
+                for layer in used
+                if layer in ev_layers
+            ]
+        )
+        .cast(pl.Int32)
+        .alias("evidence_count"),
+    )
+    tiers = scoring.get("learned", {}).get("tiers") or scoring["tiers"]
+    return rank(assign_tiers(df, tiers), "rank_all"), weights

@@ -13,7 +13,7 @@ import polars as pl
 from .layers import LAYER_NAMES
 from .persistence import RuleRun
 from .persistence._common import atomic_write_text
-from .scoring import SCORED_LAYERS, score_genes, summarize_evidence
+from .scoring import SCORED_LAYERS, summarize_evidence
 from .snapshot import verify_snapshot
 from .sources import LIVE_REPLACEMENTS, snapshot_paths
 
@@ -175,7 +175,17 @@ def compute_layer_rule(snakemake: Any) -> None:
             from .live.constraint import gnomad_constraint
 
             live["gnomad_constraint"] = gnomad_constraint(genes, Path(inputs["gnomad_constraint"]))
-        table, stats = layer_step(layer, inputs, genes, run.config, live)
+        context: dict[str, Any] = {}
+        if "aliases" in inputs:
+            context["aliases"] = pl.read_parquet(inputs["aliases"])
+        if "gene_sets" in inputs:
+            from .layers.cilia_layers import assign_folds
+
+            flags = pl.read_parquet(inputs["gene_sets"])
+            context["seeds"] = flags.filter("is_known")["gene_id"].sort().to_list()
+            folds = snakemake.params.folds
+            context["folds"] = assign_folds(genes["gene_id"].to_list(), folds["k"], folds["seed"])
+        table, stats = layer_step(layer, inputs, genes, run.config, live, context)
         run.record_step(
             f"layer {layer}", {k: v for k, v in stats.items() if not isinstance(v, list)}
         )
@@ -200,8 +210,24 @@ def integrate_rule(snakemake: Any) -> None:
                 )
             table = table.join(part, on="gene_id", how="left")
         table = table.join(flags, on="gene_id", how="left")
-        scored = score_genes(table, scoring)
+        from .model import score_table, weight_summary
+
+        scored, fitted = score_table(
+            table, scoring, snakemake.params.folds, snakemake.params.layers
+        )
         scored = summarize_evidence(scored, scoring["weights"], scoring["evidence_min_score"])
+        if fitted is not None:
+            summary = weight_summary(fitted)
+            run.write_tsv(summary, snakemake.output.weights)
+            run.store.save_dataframe(fitted, "model_weights", "fitted weights per fold")
+        else:
+            run.write_tsv(
+                pl.DataFrame(
+                    {"term": list(scoring["weights"]), "kind": "layer",
+                     "mean": [float(w) for w in scoring["weights"].values()]}
+                ),
+                snakemake.output.weights,
+            )  # fmt: skip
         known = pl.col("is_known")
         cands = scored.filter(~known).sort("rank_all")
         cands = cands.with_row_index("rank", offset=1).with_columns(pl.col("rank").cast(pl.Int64))
@@ -217,6 +243,8 @@ def integrate_rule(snakemake: Any) -> None:
         )
         lead = ["rank_all", "rank", "gene_id", "symbol", "score", "tier", "evidence_count",
                 "layers_available", "is_known", "is_usher", "is_cilia_gold_standard"]  # fmt: skip
+        # The neighbour lists of the network layer stay in its own table (layers/network.parquet).
+        scored = scored.drop("network_neighbours", "network_neighbour_weights", strict=False)
         evidence = scored.select(lead + [c for c in scored.columns if c not in lead]).sort(
             "rank_all"
         )
@@ -224,6 +252,7 @@ def integrate_rule(snakemake: Any) -> None:
                           sort_by="rank_all", description="every universe gene")  # fmt: skip
         sub = [f"{layer}_score" for layer in SCORED_LAYERS] + ["annotation_score"]
         contrib = [c for c in scored.columns if c.startswith("contrib_")]
+        sub = [c for c in sub if c in scored.columns]
         cand_cols = ["rank", "gene_id", "symbol", "tier", "score", "evidence_count",
                      "layers_available", *sub, *contrib, "pubmed_total", "evidence_summary",
                      "evidence_gaps", "hgnc_id", "ncbi_gene_id", "ensembl_gene",
@@ -237,10 +266,12 @@ def integrate_rule(snakemake: Any) -> None:
 def validate_rule(snakemake: Any) -> None:
     from .validation import (
         check_gates,
-        cv_recall,
+        cv_recall_by_fold,
         percentiles,
         raise_on_failed,
+        refit_stability,
         spearman,
+        temporal_holdout,
         top_n_stability,
     )
 
@@ -260,12 +291,27 @@ def validate_rule(snakemake: Any) -> None:
             name: controls.filter(pl.col("control_set") == name)["percentile"].median()
             for name in ("usher", "cilia_gold_standard", "housekeeping")
         }
-        folds = cv_recall(ev, sorted(gold), sorted(set(usher) - set(gold)), v["folds"], v["seed"],
-                          v["recall_top_fraction"])  # fmt: skip
+        folds = cv_recall_by_fold(ev, sorted(gold), sorted(set(usher) - set(gold)),
+                                  v["recall_top_fraction"])  # fmt: skip
         nk = ev.filter(~pl.col("is_known"))
         rho = spearman(nk["score"], nk["pubmed_total"].cast(pl.Float64))
-        stab = top_n_stability(ev, scoring, known, v["stability_top_n"],
-                               v["stability_weight_change"])  # fmt: skip
+        method = scoring.get("method", "learned")
+        full = ev
+        for layer in ("network", "ht_studies"):
+            raw = pl.read_parquet(snakemake.input[layer])
+            keep = [c for c in raw.columns if c == "gene_id" or c not in ev.columns]
+            full = full.join(raw.select(keep), on="gene_id", how="left")
+        fcfg = {"folds": v["folds"], "seed": v["seed"]}
+        lparams = snakemake.params.layers
+        if method == "weighted":
+            stab = top_n_stability(ev, scoring, known, v["stability_top_n"],
+                                   v["stability_weight_change"])  # fmt: skip
+        else:
+            stab = refit_stability(full, scoring, fcfg, lparams, known, v["stability_top_n"])
+        temporal = {
+            m: temporal_holdout(full, scoring, fcfg, lparams, m, v["temporal_top_n"])
+            for m in ("learned", "weighted")
+        }
         metrics = {
             "usher_median_percentile": med["usher"],
             "cilia_gold_median_percentile": med["cilia_gold_standard"],
@@ -276,6 +322,18 @@ def validate_rule(snakemake: Any) -> None:
             "abs_spearman_publications": abs(rho) if rho == rho else rho,
             "top_n_stability_min": float(stab["overlap"].min()) if stab.height else None,
             "top_n_stability_mean": float(stab["overlap"].mean()) if stab.height else None,
+            "temporal_auroc": temporal[method]["auroc"],
+            "temporal_top_hits": temporal[method]["top_hits"],
+            "temporal_auroc_learned": temporal["learned"]["auroc"],
+            "temporal_top_hits_learned": temporal["learned"]["top_hits"],
+            "temporal_auroc_weighted": temporal["weighted"]["auroc"],
+            "temporal_top_hits_weighted": temporal["weighted"]["top_hits"],
+            "temporal_targets": temporal[method]["targets"],
+            "single_layer_in_top_n": float(
+                nk.sort("rank_all").head(v["stability_top_n"]).filter(
+                    pl.col("evidence_count") <= 1
+                ).height
+            ),
             "n_usher": len(usher),
             "n_cilia_gold_standard": len(gold),
             "n_housekeeping": len(hk),
@@ -308,6 +366,9 @@ _GATE_OF = {
     "cv_recall_mean": ("min_cv_recall", ">="),
     "abs_spearman_publications": ("max_abs_spearman_publications", "<="),
     "top_n_stability_min": ("min_top_n_stability", ">="),
+    "temporal_auroc": ("min_temporal_auroc", ">="),
+    "temporal_top_hits": ("min_temporal_top_hits", ">="),
+    "single_layer_in_top_n": ("max_single_layer_in_top_n", "<="),
 }
 
 

@@ -28,6 +28,10 @@ SCORED_LAYERS = (
     "expression",
     "literature",
     "constraint",
+    "network",
+    "ht_studies",
+    "phylogeny",
+    "ciliary_function",
 )
 
 

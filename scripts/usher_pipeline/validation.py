@@ -134,6 +134,9 @@ def check_gates(metrics: Mapping[str, float], gates: Mapping[str, float]) -> lis
         ("cv_recall_mean", ">=", "min_cv_recall"),
         ("abs_spearman_publications", "<=", "max_abs_spearman_publications"),
         ("top_n_stability_min", ">=", "min_top_n_stability"),
+        ("temporal_auroc", ">=", "min_temporal_auroc"),
+        ("temporal_top_hits", ">=", "min_temporal_top_hits"),
+        ("single_layer_in_top_n", "<=", "max_single_layer_in_top_n"),
     ]
     failed = []
     for metric, op, gate in checks:
@@ -157,3 +160,117 @@ def raise_on_failed(failed: list[str]) -> None:
             + "\n(thresholds: config validation.gates; metrics stored in the state DB table "
             "'validation_metrics')"
         )
+
+
+def cv_recall_by_fold(
+    scored: pl.DataFrame, gold: Sequence[str], other_known: Sequence[str], top_fraction: float
+) -> pl.DataFrame:
+    """Recall of held-out gold-standard genes in the top fraction of candidates, with the model's
+    own folds (``cv_fold``): in fold f the held-out genes are the gold genes of fold f (scored by a
+    model that never saw them), the candidates are every gene except the gold genes of the other
+    folds and ``other_known``."""
+    fold_of = dict(zip(scored["gene_id"].to_list(), scored["cv_fold"].to_list(), strict=True))
+    k = max(fold_of.values()) + 1
+    rows = []
+    for f in range(k):
+        held = [g for g in gold if fold_of.get(g) == f]
+        training = [g for g in gold if fold_of.get(g) != f]
+        cands = scored.filter(~pl.col("gene_id").is_in(training + list(other_known)))
+        cands = rank(cands.drop("rank_all", strict=False), "cv_rank")
+        top_k = max(1, int(-(-cands.height * top_fraction // 1)))
+        top = set(cands.filter(pl.col("cv_rank") <= top_k)["gene_id"].to_list())
+        hits = sum(1 for g in held if g in top)
+        rows.append(
+            {
+                "fold": f,
+                "held_out": len(held),
+                "hits": hits,
+                "top_k": top_k,
+                "candidates": cands.height,
+                "recall": hits / len(held) if held else 0.0,
+                "random_recall": top_k / cands.height if cands.height else 0.0,
+            }
+        )
+    return pl.DataFrame(rows)
+
+
+def auroc(scores: Sequence[float], labels: Sequence[bool]) -> float:
+    """Area under the ROC curve (Mann-Whitney, average ranks for ties)."""
+    df = pl.DataFrame({"s": list(scores), "y": list(labels)})
+    r = df.with_columns(pl.col("s").rank("average").alias("r"))
+    n_pos = int(r["y"].sum())
+    n_neg = r.height - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    sum_pos = float(r.filter("y")["r"].sum())
+    return (sum_pos - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+
+
+def temporal_holdout(
+    table: pl.DataFrame,
+    scoring: Mapping,
+    folds_cfg: Mapping,
+    layer_params: Mapping[str, Mapping],
+    method: str,
+    top_n: int,
+) -> dict[str, float]:
+    """Discovery as it happened: seed and train with SYSCILIA v1 (2013) only, then measure how well
+    the genes SYSCILIA v2 (2021) added are recovered. AUROC of those genes against the background
+    (genes in neither version nor Usher) and their number among the top ``top_n`` genes once the v1
+    genes are set aside. Every seeded feature is recomputed from v1 (out of fold)."""
+    from .layers.cilia_layers import assign_folds, out_of_fold
+    from .model import score_table, seeded_features
+
+    v1 = table.filter(pl.col("is_scgs_v1"))["gene_id"].to_list()
+    base = table.drop("score", "rank_all", "rank", "tier", strict=False).drop(
+        [c for c in table.columns if c.startswith("contrib_")]
+    )
+    cfg = dict(scoring)
+    cfg["method"] = method
+    if method == "weighted":
+        gene_ids = base["gene_id"].to_list()
+        folds = assign_folds(gene_ids, folds_cfg["folds"], folds_cfg["seed"])
+        for name, fn in seeded_features(base, layer_params).items():
+            vals = out_of_fold(fn, gene_ids, v1, folds)
+            base = base.with_columns(pl.Series(f"{name}_score", vals).fill_nan(None))
+    scored, _ = score_table(base, cfg, folds_cfg, layer_params, positives=v1)
+    added = pl.col("is_cilia_gold_standard") & ~pl.col("is_scgs_v1")
+    background = ~(pl.col("is_cilia_gold_standard") | pl.col("is_scgs_v1") | pl.col("is_usher"))
+    ev = scored.filter(added | background).with_columns(added.alias("target"))
+    rest = rank(scored.filter(~pl.col("is_scgs_v1")).drop("rank_all"), "r")
+    hits = rest.filter((pl.col("r") <= top_n) & added).height
+    return {
+        "auroc": auroc(ev["score"].to_list(), ev["target"].to_list()),
+        "top_hits": float(hits),
+        "targets": float(ev["target"].sum()),
+        "v1_seeds": float(len(v1)),
+    }
+
+
+def refit_stability(
+    table: pl.DataFrame,
+    scoring: Mapping,
+    folds_cfg: Mapping,
+    layer_params: Mapping[str, Mapping],
+    exclude: Sequence[str],
+    top_n: int,
+) -> pl.DataFrame:
+    """Stability of the learned ranking: overlap of the top-N candidates when the model is refitted
+    with other fold splits (seed + 1, + 2); one row per refit."""
+    from .model import score_table
+
+    def top(seed: int) -> set[str]:
+        base = table.drop("score", "rank_all", "rank", "tier", strict=False).drop(
+            [c for c in table.columns if c.startswith("contrib_")]
+        )
+        scored, _ = score_table(base, scoring, {**folds_cfg, "seed": seed}, layer_params)
+        cands = rank(scored.filter(~pl.col("gene_id").is_in(list(exclude))).drop("rank_all"), "r")
+        return set(cands.filter(pl.col("r") <= top_n)["gene_id"].to_list())
+
+    base_top = top(folds_cfg["seed"])
+    rows = []
+    for delta in (1, 2):
+        other = top(folds_cfg["seed"] + delta)
+        rows.append({"layer": f"fold seed +{delta}", "factor": 1.0,
+                     "overlap": len(base_top & other) / max(len(base_top), 1)})  # fmt: skip
+    return pl.DataFrame(rows)

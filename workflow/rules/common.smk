@@ -6,7 +6,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
-from usher_pipeline.sources import snapshot_paths, step_inputs
+from usher_pipeline.sources import LAYER_UNIVERSE_INPUTS, snapshot_paths, step_inputs
 from usher_pipeline.layers import LAYER_NAMES
 
 RESULTS = config["results_dir"]
@@ -37,6 +37,31 @@ def live_tables(layer):
         return {}
     name = pulls[layer][1]
     return {name: f"{RESULTS}/live/{name}.parquet"}
+
+
+def layer_inputs(layer):
+    """Named inputs of a layer rule: its source files (by mode), live pulls, the universe genes and
+    the universe tables the layer needs (aliases, gene-set flags)."""
+    universe = {
+        "genes": f"{RESULTS}/universe/genes.parquet",
+        "aliases": f"{RESULTS}/universe/aliases.parquet",
+        "gene_sets": f"{RESULTS}/universe/gene_sets.parquet",
+    }
+    extra = LAYER_UNIVERSE_INPUTS.get(layer, ())
+    return {
+        **step_files(layer),
+        **live_tables(layer),
+        **{k: v for k, v in universe.items() if k == "genes" or k in extra},
+    }
+
+
+def layer_fold_params(layer):
+    """Cross-validation folds of the layers seeded from known genes (empty for the others, so a
+    change of folds reruns only those)."""
+    if "gene_sets" not in LAYER_UNIVERSE_INPUTS.get(layer, ()):
+        return {}
+    v = config.get("validation", {})
+    return {"k": v.get("folds", 5), "seed": v.get("seed", 20261121)}
 
 
 def subset_file():

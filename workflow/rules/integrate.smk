@@ -1,4 +1,8 @@
 LAYER_TABLES = {name: f"{RESULTS}/layers/{name}.parquet" for name in LAYER_NAMES}
+FOLDS = {
+    "folds": config["validation"].get("folds", 5),
+    "seed": config["validation"].get("seed", 20261121),
+}
 
 
 rule integrate:
@@ -14,6 +18,11 @@ rule integrate:
             category="Results",
             caption="../report/candidates.rst",
         ),
+        weights=report(
+            f"{RESULTS}/validation/model_weights.tsv",
+            category="Validation",
+            caption="../report/model_weights.rst",
+        ),
     log:
         f"{LOGS}/integrate.log",
     benchmark:
@@ -22,6 +31,8 @@ rule integrate:
         ENV
     params:
         scoring=config["scoring"],
+        folds=FOLDS,
+        layers={k: config["layers"].get(k, {}) for k in ("network", "ht_studies")},
     script:
         "../../scripts/integrate.py"
 
@@ -29,6 +40,8 @@ rule integrate:
 rule validate:
     input:
         evidence=rules.integrate.output.evidence,
+        network=LAYER_TABLES["network"],
+        ht_studies=LAYER_TABLES["ht_studies"],
     output:
         metrics=report(
             f"{RESULTS}/validation/metrics.tsv",
@@ -48,5 +61,6 @@ rule validate:
     params:
         validation=config["validation"],
         scoring=config["scoring"],
+        layers={k: config["layers"].get(k, {}) for k in ("network", "ht_studies")},
     script:
         "../../scripts/validate.py"
