@@ -20,10 +20,6 @@ GENES = {
 }
 
 
-def _layer_scores(known: float | None, cand: float | None, gapdh: float | None) -> list:
-    return [known, cand, gapdh]
-
-
 def build_results(root: Path) -> Path:
     ids = list(GENES)
     (root / "universe").mkdir(parents=True)
@@ -251,5 +247,6 @@ def test_html_default_breakdown_from_columns(res: Path) -> None:
     cands = pl.read_parquet(res / "gene_evidence.parquet").filter(~pl.col("is_known"))
     page = candidates_html(cands, 10)
     assert page.count("<details>") == 2
-    assert '<td class="num ">+0.120</td>' in page
+    assert '<td class="num">+0.120</td>' in page
+    assert '<td class="num null">unknown</td>' in page  # GAPDH's NULL sub-scores
     assert "table.sortable > thead > tr > th" in page  # nested breakdown headers do not sort

@@ -281,7 +281,7 @@ def read_layer_tables(
     results_dir: str | Path, gene_ids: Sequence[str], layers: Sequence[str] = LAYERS
 ) -> dict[str, pl.DataFrame]:
     """The rows of ``gene_ids`` in each present ``layers/<layer>.parquet`` (missing ones skipped)."""
-    wanted = pl.Series("gene_id", list(gene_ids), dtype=pl.String)
+    wanted = [str(g) for g in gene_ids]
     tables = {}
     for layer in layers:
         path = Path(results_dir) / "layers" / f"{layer}.parquet"
@@ -407,6 +407,7 @@ def format_explanation(info: Mapping[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """``usher-pipeline explain SYMBOL [--results DIR] [--json]``."""
     import argparse
+    import os
     import sys
 
     ap = argparse.ArgumentParser(
@@ -422,5 +423,9 @@ def main(argv: list[str] | None = None) -> int:
     except ExplainError as exc:
         print(str(exc), file=sys.stderr)
         return exc.exit_code
-    print(json.dumps(info, indent=2, default=str) if args.json else format_explanation(info))
+    try:
+        print(json.dumps(info, indent=2, default=str) if args.json else format_explanation(info))
+        sys.stdout.flush()
+    except BrokenPipeError:  # e.g. `usher-pipeline explain X | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0

@@ -117,8 +117,8 @@ def breakdown_html(entries: Sequence[tuple[str, float | None, float | None, str]
             e_cls = "ev"
         rows.append(
             f"<tr><td>{html.escape(layer)}</td>"
-            f'<td class="num {s_cls}">{html.escape(s_txt)}</td>'
-            f'<td class="num {c_cls}">{html.escape(c_txt)}</td>'
+            f'<td class="{f"num {s_cls}".strip()}">{html.escape(s_txt)}</td>'
+            f'<td class="{f"num {c_cls}".strip()}">{html.escape(c_txt)}</td>'
             f'<td class="{e_cls}">{html.escape(text or "—")}</td></tr>'
         )
     return (

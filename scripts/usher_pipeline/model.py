@@ -28,7 +28,12 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import polars as pl
 
-from .layers.cilia_layers import ht_score, known_neighbour_fraction, network_score_from_fraction
+from .layers.cilia_layers import (
+    ht_score,
+    known_neighbour_fraction,
+    network_score_from_fraction,
+    profile_score,
+)
 
 COVARIATES = {
     "pubmed_total": "log1p publication count (gene2pubmed)",
@@ -62,9 +67,7 @@ def fold_network_score(
 # Model features of a layer besides its sub-score. The phylogenetic profile enters as two
 # features: presence in ciliated species (for) and in non-ciliated species (against: a gene kept
 # by organisms without cilia is unlikely to be cilia-specific), so its contribution can be negative.
-EXTRA_FEATURES: dict[str, tuple[str, ...]] = {
-    "phylogeny": ("phylo_frac_non_ciliated",),
-}
+EXTRA_FEATURES: dict[str, tuple[str, ...]] = {}
 
 
 def layer_features(layer: str, table: pl.DataFrame) -> list[str]:
@@ -112,6 +115,11 @@ def seeded_features(
         reported = table["ht_study_names"].to_list()
         ht = layer_params["ht_studies"]
         out["ht_studies"] = lambda seeds: ht_score(gene_ids, reported, seeds, ht)
+    if "phylo_species_idx" in table.columns and "phylogeny" in layer_params:
+        present = table["phylo_species_idx"].to_list()
+        phy = layer_params["phylogeny"]
+        n_species = int(phy.get("n_species", 100))
+        out["phylogeny"] = lambda seeds: profile_score(gene_ids, present, n_species, seeds, phy)
     return out
 
 
@@ -131,6 +139,7 @@ def learned_scores(
     layers: Sequence[str],
     params: Mapping,
     layer_params: Mapping[str, Mapping] | None = None,
+    negatives: Sequence[str] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Out-of-fold learned scores. ``table``: one row per gene with gene_id, ``<layer>_score``
     columns, the covariate columns and the raw columns of the seeded layers.
@@ -150,6 +159,8 @@ def learned_scores(
     pos = set(positives)
     y = np.array([g in pos for g in gene_ids])
     fold = np.array([folds[g] for g in gene_ids])
+    neg_set = set(negatives or ())
+    neg = np.array([g in neg_set and g not in pos for g in gene_ids])
     k = int(fold.max()) + 1
     feats = [(layer, col) for layer in use for col in layer_features(layer, table)]
     base_x = {col: table[col].cast(pl.Float64).to_numpy().copy() for _, col in feats}
@@ -171,6 +182,8 @@ def learned_scores(
         x = np.column_stack([np.nan_to_num(cols[col], nan=0.0) for _, col in feats])
         design = np.hstack([x, z])
         train = fold != f
+        if negatives is not None:
+            train = train & (y | neg)
         model = LogisticRegression(C=float(params["C"]), max_iter=5000, tol=1e-8)
         model.fit(design[train], y[train])
         beta = model.coef_[0][: len(feats)]
@@ -179,12 +192,16 @@ def learned_scores(
         c = np.zeros((len(gene_ids), len(use)))
         for j in range(len(feats)):
             c[:, owner[j]] += x[:, j] * beta[j]
-        bg = train & ~y
+        covered = np.column_stack([~np.isnan(cols[f"{layer}_score"]) for layer in use])
+        bg = (fold != f) & ~y
         for st in np.unique(strata[sel]):
-            ref = bg & (strata == st)
-            mean = c[ref].mean(axis=0) if ref.any() else c[bg].mean(axis=0)
             rows = sel & (strata == st)
-            contrib[rows] = c[rows] - mean
+            for j in range(len(use)):
+                ref = bg & (strata == st) & covered[:, j]
+                if not ref.any():
+                    ref = bg & covered[:, j]
+                mean = c[ref, j].mean() if ref.any() else 0.0
+                contrib[rows, j] = np.where(covered[rows, j], c[rows, j] - mean, 0.0)
         baseline[sel] = float(model.intercept_[0]) + float(gamma @ z_ref) + float(
             (c[bg].mean(axis=0)).sum()
         )

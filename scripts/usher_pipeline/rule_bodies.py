@@ -10,7 +10,7 @@ from typing import Any
 
 import polars as pl
 
-from .layers import LAYER_NAMES
+from .layers import LAYER_NAMES, SEEDED_LAYERS
 from .persistence import RuleRun
 from .persistence._common import atomic_write_text
 from .scoring import SCORED_LAYERS, summarize_evidence
@@ -297,7 +297,7 @@ def validate_rule(snakemake: Any) -> None:
         rho = spearman(nk["score"], nk["pubmed_total"].cast(pl.Float64))
         method = scoring.get("method", "learned")
         full = ev
-        for layer in ("network", "ht_studies"):
+        for layer in SEEDED_LAYERS:
             raw = pl.read_parquet(snakemake.input[layer])
             keep = [c for c in raw.columns if c == "gene_id" or c not in ev.columns]
             full = full.join(raw.select(keep), on="gene_id", how="left")

@@ -7,7 +7,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
 from usher_pipeline.sources import LAYER_UNIVERSE_INPUTS, snapshot_paths, step_inputs
-from usher_pipeline.layers import LAYER_NAMES
+from usher_pipeline.layers import LAYER_NAMES, SEEDED_LAYERS
 
 RESULTS = config["results_dir"]
 LOGS = f"{RESULTS}/logs"

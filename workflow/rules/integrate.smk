@@ -32,7 +32,7 @@ rule integrate:
     params:
         scoring=config["scoring"],
         folds=FOLDS,
-        layers={k: config["layers"].get(k, {}) for k in ("network", "ht_studies")},
+        layers={k: config["layers"].get(k, {}) for k in SEEDED_LAYERS},
     script:
         "../../scripts/integrate.py"
 
@@ -40,8 +40,7 @@ rule integrate:
 rule validate:
     input:
         evidence=rules.integrate.output.evidence,
-        network=LAYER_TABLES["network"],
-        ht_studies=LAYER_TABLES["ht_studies"],
+        **{k: LAYER_TABLES[k] for k in SEEDED_LAYERS},
     output:
         metrics=report(
             f"{RESULTS}/validation/metrics.tsv",
@@ -61,6 +60,6 @@ rule validate:
     params:
         validation=config["validation"],
         scoring=config["scoring"],
-        layers={k: config["layers"].get(k, {}) for k in ("network", "ht_studies")},
+        layers={k: config["layers"].get(k, {}) for k in SEEDED_LAYERS},
     script:
         "../../scripts/validate.py"

@@ -20,6 +20,9 @@ LAYER_NAMES = (
     "phylogeny",
     "ciliary_function",
 )
+# Layers whose sub-score is learned from the known genes (seeded): computed out of fold, and
+# recomputed per fold by the learned model and the temporal holdout.
+SEEDED_LAYERS = ("network", "ht_studies", "phylogeny")
 
 
 def noisy_or(weights: list[pl.Expr]) -> pl.Expr:
