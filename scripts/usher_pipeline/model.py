@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -32,13 +33,31 @@ from .layers.cilia_layers import (
     ht_score,
     known_neighbour_fraction,
     network_score_from_fraction,
-    profile_score,
 )
 
 COVARIATES = {
     "pubmed_total": "log1p publication count (gene2pubmed)",
     "go_n_terms": "log1p GO term count",
 }
+
+
+def assemble_table(
+    genes_path: str | Path, gene_sets_path: str | Path, layer_paths: Mapping[str, str | Path]
+) -> pl.DataFrame:
+    """One row per universe gene: identifiers, every layer table's columns and the gene-set flags.
+    A layer table without exactly one row per universe gene is an error naming the file."""
+    genes = pl.read_parquet(genes_path)
+    table = genes.select("gene_id", "symbol", "hgnc_id", "ncbi_gene_id", "ensembl_gene",
+                         "uniprot_acc", "chromosome", "description")  # fmt: skip
+    for path in layer_paths.values():
+        part = pl.read_parquet(path)
+        if part.height != genes.height or part["gene_id"].n_unique() != part.height:
+            raise ValueError(
+                f"layer table {path} has {part.height} rows ({part['gene_id'].n_unique()} genes) "
+                f"for {genes.height} universe genes"
+            )
+        table = table.join(part, on="gene_id", how="left")
+    return table.join(pl.read_parquet(gene_sets_path), on="gene_id", how="left")
 
 
 def graph_from_layer(network: pl.DataFrame) -> pl.DataFrame:
@@ -62,17 +81,6 @@ def fold_network_score(
     """Network sub-score of every gene seeded by ``seeds`` (NaN where the gene has no edge)."""
     frac = known_neighbour_fraction(graph, gene_ids, seeds, params["pseudo_weight"])
     return network_score_from_fraction(frac, params["saturation"])
-
-
-# Model features of a layer besides its sub-score. The phylogenetic profile enters as two
-# features: presence in ciliated species (for) and in non-ciliated species (against: a gene kept
-# by organisms without cilia is unlikely to be cilia-specific), so its contribution can be negative.
-EXTRA_FEATURES: dict[str, tuple[str, ...]] = {}
-
-
-def layer_features(layer: str, table: pl.DataFrame) -> list[str]:
-    """Columns of ``table`` the model uses for one layer (sub-score first)."""
-    return [f"{layer}_score"] + [c for c in EXTRA_FEATURES.get(layer, ()) if c in table.columns]
 
 
 def model_layers(table: pl.DataFrame, layers: Sequence[str]) -> list[str]:
@@ -115,11 +123,34 @@ def seeded_features(
         reported = table["ht_study_names"].to_list()
         ht = layer_params["ht_studies"]
         out["ht_studies"] = lambda seeds: ht_score(gene_ids, reported, seeds, ht)
-    if "phylo_species_idx" in table.columns and "phylogeny" in layer_params:
-        present = table["phylo_species_idx"].to_list()
-        phy = layer_params["phylogeny"]
-        n_species = int(phy.get("n_species", 100))
-        out["phylogeny"] = lambda seeds: profile_score(gene_ids, present, n_species, seeds, phy)
+    return out
+
+
+BIN_EDGES = (0.0, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8)
+
+
+def binned_llr(
+    values: np.ndarray,
+    y: np.ndarray,
+    train: np.ndarray,
+    edges: Sequence[float],
+    pseudo: float,
+) -> np.ndarray:
+    """Naive-Bayes recoding of one sub-score: its bin's log-likelihood ratio, positives vs the
+    rest, estimated on the training genes (``pseudo`` counts per bin). NULL (not covered) maps to
+    0: unknown is neither for nor against."""
+    known = ~np.isnan(values)
+    bins = np.full(len(values), -1)
+    bins[known] = np.searchsorted(np.asarray(edges), values[known], side="right") - 1
+    out = np.zeros(len(values))
+    nb = len(edges)
+    pos = train & known & y
+    neg = train & known & ~y
+    n_pos, n_neg = pos.sum(), neg.sum()
+    for b in range(nb):
+        p = ((bins[pos] == b).sum() + pseudo) / (n_pos + nb * pseudo)
+        q = ((bins[neg] == b).sum() + pseudo) / (n_neg + nb * pseudo)
+        out[bins == b] = np.log(p / q)
     return out
 
 
@@ -139,7 +170,6 @@ def learned_scores(
     layers: Sequence[str],
     params: Mapping,
     layer_params: Mapping[str, Mapping] | None = None,
-    negatives: Sequence[str] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Out-of-fold learned scores. ``table``: one row per gene with gene_id, ``<layer>_score``
     columns, the covariate columns and the raw columns of the seeded layers.
@@ -159,12 +189,9 @@ def learned_scores(
     pos = set(positives)
     y = np.array([g in pos for g in gene_ids])
     fold = np.array([folds[g] for g in gene_ids])
-    neg_set = set(negatives or ())
-    neg = np.array([g in neg_set and g not in pos for g in gene_ids])
     k = int(fold.max()) + 1
-    feats = [(layer, col) for layer in use for col in layer_features(layer, table)]
+    feats = [(layer, f"{layer}_score") for layer in use]
     base_x = {col: table[col].cast(pl.Float64).to_numpy().copy() for _, col in feats}
-    owner = np.array([use.index(layer) for layer, _ in feats])
     seeded = {n: fn for n, fn in seeded_features(table, layer_params or {}).items() if n in use}
     oof = {n: np.full(len(gene_ids), np.nan) for n in seeded}
     z = _covariates(table)
@@ -179,19 +206,21 @@ def learned_scores(
         for name, fn in seeded.items():
             cols[f"{name}_score"] = fn(train_pos)
             oof[name][fold == f] = cols[f"{name}_score"][fold == f]
-        x = np.column_stack([np.nan_to_num(cols[col], nan=0.0) for _, col in feats])
-        design = np.hstack([x, z])
         train = fold != f
-        if negatives is not None:
-            train = train & (y | neg)
+        if params.get("transform", "linear") == "binned_llr":
+            x = np.column_stack(
+                [binned_llr(cols[col], y, train, BIN_EDGES, float(params.get("pseudo_count", 1.0)))
+                 for _, col in feats]
+            )  # fmt: skip
+        else:
+            x = np.column_stack([np.nan_to_num(cols[col], nan=0.0) for _, col in feats])
+        design = np.hstack([x, z])
         model = LogisticRegression(C=float(params["C"]), max_iter=5000, tol=1e-8)
         model.fit(design[train], y[train])
         beta = model.coef_[0][: len(feats)]
         gamma = model.coef_[0][len(feats) :]
         sel = fold == f
-        c = np.zeros((len(gene_ids), len(use)))
-        for j in range(len(feats)):
-            c[:, owner[j]] += x[:, j] * beta[j]
+        c = x * beta
         covered = np.column_stack([~np.isnan(cols[f"{layer}_score"]) for layer in use])
         bg = (fold != f) & ~y
         for st in np.unique(strata[sel]):
@@ -205,9 +234,8 @@ def learned_scores(
         baseline[sel] = float(model.intercept_[0]) + float(gamma @ z_ref) + float(
             (c[bg].mean(axis=0)).sum()
         )
-        for (layer, col), w in zip(feats, beta, strict=True):
-            term = layer if col == f"{layer}_score" else f"{layer}:{col}"
-            weights.append({"fold": f, "term": term, "kind": "layer", "weight": float(w)})
+        for layer, w in zip(use, beta, strict=True):
+            weights.append({"fold": f, "term": layer, "kind": "layer", "weight": float(w)})
         for name, w in zip(COVARIATES, gamma, strict=False):
             weights.append({"fold": f, "term": name, "kind": "covariate", "weight": float(w)})
         weights.append({"fold": f, "term": "intercept", "kind": "intercept",

@@ -197,20 +197,13 @@ def compute_layer_rule(snakemake: Any) -> None:
 def integrate_rule(snakemake: Any) -> None:
     with RuleRun(snakemake) as run:
         scoring = snakemake.params.scoring
-        genes = pl.read_parquet(snakemake.input.genes)
-        flags = pl.read_parquet(snakemake.input.gene_sets)
-        table = genes.select("gene_id", "symbol", "hgnc_id", "ncbi_gene_id", "ensembl_gene",
-                             "uniprot_acc", "chromosome", "description")  # fmt: skip
-        for layer in LAYER_NAMES:
-            part = pl.read_parquet(snakemake.input[layer])
-            if part.height != genes.height:
-                raise ValueError(
-                    f"layer table {snakemake.input[layer]} has {part.height} rows for "
-                    f"{genes.height} universe genes"
-                )
-            table = table.join(part, on="gene_id", how="left")
-        table = table.join(flags, on="gene_id", how="left")
-        from .model import score_table, weight_summary
+        from .model import assemble_table, score_table, weight_summary
+
+        table = assemble_table(
+            snakemake.input.genes,
+            snakemake.input.gene_sets,
+            {layer: snakemake.input[layer] for layer in LAYER_NAMES},
+        )
 
         scored, fitted = score_table(
             table, scoring, snakemake.params.folds, snakemake.params.layers
@@ -327,6 +320,12 @@ def validate_rule(snakemake: Any) -> None:
             "temporal_auroc_learned": temporal["learned"]["auroc"],
             "temporal_top_hits_learned": temporal["learned"]["top_hits"],
             "temporal_auroc_weighted": temporal["weighted"]["auroc"],
+            "temporal_auroc_within_fame_strata_learned": temporal["learned"][
+                "auroc_within_fame_strata"
+            ],
+            "temporal_auroc_within_fame_strata_weighted": temporal["weighted"][
+                "auroc_within_fame_strata"
+            ],
             "temporal_top_hits_weighted": temporal["weighted"]["top_hits"],
             "temporal_targets": temporal[method]["targets"],
             "single_layer_in_top_n": float(

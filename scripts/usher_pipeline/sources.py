@@ -32,7 +32,7 @@ STEP_SOURCES: dict[str, tuple[str, ...]] = {
 LAYER_UNIVERSE_INPUTS: dict[str, tuple[str, ...]] = {
     "network": ("gene_sets",),
     "ht_studies": ("aliases", "gene_sets"),
-    "phylogeny": ("aliases", "gene_sets"),
+    "phylogeny": ("aliases",),
     "ciliary_function": ("aliases",),
 }
 

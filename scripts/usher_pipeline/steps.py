@@ -236,10 +236,7 @@ def layer_step(
         )  # fmt: skip
     elif name == "phylogeny":
         profiles, groups = cilia.read_nevers(paths["nevers_phylogeny"])
-        table, stats = cilia_layers.phylogeny_layer(
-            genes, context["aliases"], profiles, groups,
-            list(context["seeds"]), context["folds"], params,
-        )  # fmt: skip
+        table, stats = cilia_layers.phylogeny_layer(genes, context["aliases"], profiles, groups)
     elif name == "ciliary_function":
         reactome = (
             cilia.read_reactome_gmt(paths["reactome_gmt"]) if paths.get("reactome_gmt") else None

@@ -241,6 +241,7 @@ def temporal_holdout(
     hits = rest.filter((pl.col("r") <= top_n) & added).height
     return {
         "auroc": auroc(ev["score"].to_list(), ev["target"].to_list()),
+        "auroc_within_fame_strata": stratified_auroc(ev, "score", "target", 10),
         "top_hits": float(hits),
         "targets": float(ev["target"].sum()),
         "v1_seeds": float(len(v1)),
@@ -274,3 +275,70 @@ def refit_stability(
         rows.append({"layer": f"fold seed +{delta}", "factor": 1.0,
                      "overlap": len(base_top & other) / max(len(base_top), 1)})  # fmt: skip
     return pl.DataFrame(rows)
+
+
+def stratified_auroc(df: pl.DataFrame, score: str, target: str, n_strata: int) -> float:
+    """AUROC of ``target`` against the rest within publication-count strata (quantile bins of
+    log1p(pubmed_total), as ``model.fame_strata``), averaged with the number of targets per stratum
+    as weights: how well a ranking separates targets from background genes studied as much."""
+    from .model import fame_strata
+
+    d = df.with_columns(pl.Series("_stratum", fame_strata(df, n_strata)))
+    total = 0.0
+    weight = 0
+    for (_,), part in d.group_by("_stratum"):
+        n_t = int(part[target].sum())
+        if n_t == 0 or n_t == part.height:
+            continue
+        total += n_t * auroc(part[score].to_list(), part[target].to_list())
+        weight += n_t
+    return total / weight if weight else float("nan")
+
+
+def ranking_metrics(
+    table: pl.DataFrame,
+    scoring: Mapping,
+    validation: Mapping,
+    layer_params: Mapping[str, Mapping],
+    method: str,
+) -> tuple[dict[str, float], pl.DataFrame]:
+    """Every ranking metric of one integration method on an assembled table (``model.assemble_table``
+    output): control-set percentiles, cross-validated recall, study-bias correlation, single-layer
+    genes at the top, temporal holdout (SYSCILIA v1 → v2) and AUROC of the known genes against the
+    CiliaCarta negative set (out of fold). Returns (metrics, scored table)."""
+    from .model import score_table
+
+    cfg = {**scoring, "method": method}
+    fcfg = {"folds": validation["folds"], "seed": validation["seed"]}
+    scored, _ = score_table(table, cfg, fcfg, layer_params)
+    n = scored.height
+    pct = scored.with_columns(
+        (1.0 - (pl.col("rank_all") - 1) / max(n - 1, 1)).alias("pct"),
+        pl.col("is_housekeeping").fill_null(False),
+    )
+    gold = pct.filter("is_cilia_gold_standard")["gene_id"].to_list()
+    usher = pct.filter("is_usher")["gene_id"].to_list()
+    folds = cv_recall_by_fold(pct, gold, sorted(set(usher) - set(gold)),
+                              validation["recall_top_fraction"])  # fmt: skip
+    nk = pct.filter(~pl.col("is_known")).sort("rank_all")
+    top_n = validation["stability_top_n"]
+    temporal = temporal_holdout(table, scoring, fcfg, layer_params, method,
+                                validation["temporal_top_n"])  # fmt: skip
+    neg = pct.filter(pl.col("is_known") | pl.col("is_ciliacarta_negative"))
+    metrics = {
+        "usher_median_percentile": pct.filter("is_usher")["pct"].median(),
+        "cilia_gold_median_percentile": pct.filter("is_cilia_gold_standard")["pct"].median(),
+        "housekeeping_median_percentile": pct.filter("is_housekeeping")["pct"].median(),
+        "cv_recall_mean": float(folds["recall"].mean()),
+        "abs_spearman_publications": abs(
+            spearman(nk["score"], nk["pubmed_total"].cast(pl.Float64))
+        ),
+        "single_layer_in_top_n": float(nk.head(top_n).filter(pl.col("evidence_count") <= 1).height),
+        "temporal_auroc": temporal["auroc"],
+        "temporal_auroc_within_fame_strata": temporal["auroc_within_fame_strata"],
+        "temporal_top_hits": temporal["top_hits"],
+        "auroc_known_vs_ciliacarta_negatives": auroc(
+            neg["score"].to_list(), neg["is_known"].to_list()
+        ),
+    }
+    return {k: float(v) for k, v in metrics.items()}, scored

@@ -22,7 +22,7 @@ LAYER_NAMES = (
 )
 # Layers whose sub-score is learned from the known genes (seeded): computed out of fold, and
 # recomputed per fold by the learned model and the temporal holdout.
-SEEDED_LAYERS = ("network", "ht_studies", "phylogeny")
+SEEDED_LAYERS = ("network", "ht_studies")
 
 
 def noisy_or(weights: list[pl.Expr]) -> pl.Expr:

@@ -1,0 +1,87 @@
+"""Compare the integration methods side by side on the same layer tables, in one run.
+
+For ``learned`` (the cross-validated model) and ``weighted`` (the hand-weighted composite) it prints
+every ranking metric: control ranks (Usher, SYSCILIA v2, housekeeping), cross-validated recall,
+|Spearman| of score vs publications among non-known genes, single-layer genes in the top 100, the
+temporal holdout (train and seed with SYSCILIA v1, recover what v2 added: AUROC, AUROC within
+publication strata, hits in the top 500), AUROC of the known genes against CiliaCarta's negative
+set, wall time of each method, and the top 15 candidates of each. No single metric decides: a
+gain that shows on one validation set only is noise until another confirms it.
+
+Reads the layer tables of a finished run (default: results/ of config/config.yaml; run the
+workflow first, e.g. `usher-pipeline run --cores 2`).
+
+Usage: python benchmarks/bench_ranking.py [--results results] [--configfile config/config.yaml]
+       [--set scoring.learned.C=0.1 ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+
+
+def _override(config: dict, item: str) -> None:
+    key, _, value = item.partition("=")
+    node = config
+    parts = key.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = yaml.safe_load(value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from snakemake.utils import validate
+
+    from usher_pipeline.layers import LAYER_NAMES, SEEDED_LAYERS
+    from usher_pipeline.model import assemble_table
+    from usher_pipeline.validation import ranking_metrics
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--configfile", default=str(REPO / "config" / "config.yaml"))
+    ap.add_argument("--results", help="results folder of a finished run (default: config)")
+    ap.add_argument("--set", action="append", default=[], help="KEY.PATH=VALUE config override")
+    args = ap.parse_args(argv)
+    config = yaml.safe_load(Path(args.configfile).read_text())
+    for item in args.set:
+        _override(config, item)
+    validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
+    results = Path(args.results or REPO / config["results_dir"])
+    layer_paths = {name: results / "layers" / f"{name}.parquet" for name in LAYER_NAMES}
+    missing = [str(p) for p in layer_paths.values() if not p.exists()]
+    if missing:
+        print(f"missing layer tables {missing}: run the workflow first", file=sys.stderr)
+        return 2
+    table = assemble_table(
+        results / "universe" / "genes.parquet", results / "universe" / "gene_sets.parquet",
+        layer_paths,
+    )  # fmt: skip
+    lparams = {k: config["layers"].get(k, {}) for k in SEEDED_LAYERS}
+    rows = {}
+    tops = {}
+    for method in ("learned", "weighted"):
+        t0 = time.perf_counter()
+        metrics, scored = ranking_metrics(table, config["scoring"], config["validation"],
+                                          lparams, method)  # fmt: skip
+        metrics["seconds (incl. temporal refit)"] = time.perf_counter() - t0
+        rows[method] = metrics
+        tops[method] = scored.filter(~scored["is_known"]).sort("rank_all")["symbol"].head(15)
+    print(f"{len(table)} genes, {int(table['is_known'].sum())} known; overrides: {args.set or '-'}")
+    print(f"{'metric':42s} {'learned':>10s} {'weighted':>10s}")
+    for key in rows["learned"]:
+        a, b = rows["learned"][key], rows["weighted"][key]
+        print(f"{key:42s} {a:10.3f} {b:10.3f}")
+    for method, top in tops.items():
+        print(f"top 15 {method}: {', '.join(top.to_list())}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
