@@ -18,6 +18,11 @@ from .snapshot import verify_snapshot
 from .sources import LIVE_REPLACEMENTS, snapshot_paths
 
 
+# Raw list columns kept only in the layer tables, not repeated in gene_evidence.parquet.
+BULKY_RAW_COLUMNS = ("network_neighbours", "network_neighbour_weights", "phylo_species_idx",
+                     "ht_study_names")  # fmt: skip
+
+
 def _write_json(run: RuleRun, data: Any, path: str) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
     run.register_output(path)
@@ -236,8 +241,8 @@ def integrate_rule(snakemake: Any) -> None:
         )
         lead = ["rank_all", "rank", "gene_id", "symbol", "score", "tier", "evidence_count",
                 "layers_available", "is_known", "is_usher", "is_cilia_gold_standard"]  # fmt: skip
-        # The neighbour lists of the network layer stay in its own table (layers/network.parquet).
-        scored = scored.drop("network_neighbours", "network_neighbour_weights", strict=False)
+        # Bulky raw lists stay in their layer tables (layers/<layer>.parquet; `explain` reads them).
+        scored = scored.drop(BULKY_RAW_COLUMNS, strict=False)
         evidence = scored.select(lead + [c for c in scored.columns if c not in lead]).sort(
             "rank_all"
         )
