@@ -25,6 +25,10 @@ UNIPROT_BASE = "https://rest.uniprot.org"
 UNIPROT_QUERY = "organism_id:9606 AND reviewed:true"
 UNIPROT_FIELDS = "accession,gene_names,length,ft_coiled,ft_transmem,xref_pfam,xref_interpro"
 DEFAULT_MANE_RELEASE = "1.4"
+# One Snakemake resource per upstream provider whose limits span jobs: every live rule that calls
+# it declares the resource and the profiles set its total to 1 (NCBI: E-utilities and the FTP
+# site; UniProt REST).
+API_RESOURCES = ("ncbi_api", "uniprot_api")
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,8 @@ class SourceSpec:
     compression: Literal["gzip", "zip", "none", "any"] = "any"
     fetcher_version: str = "1"
     shared_with_snapshot: bool = True
+    # Snakemake resource of the upstream API this source is fetched from (API_RESOURCES), if any.
+    api: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -60,6 +66,7 @@ SOURCES: dict[str, SourceSpec] = {
             "NCBI Gene records of human genes",
             ("tax_id", "GeneID", "Symbol", "Synonyms", "dbXrefs", "type_of_gene"),
             compression="gzip",
+            api="ncbi_api",
         ),
         SourceSpec(
             "gene2go",
@@ -68,6 +75,7 @@ SOURCES: dict[str, SourceSpec] = {
             "NCBI gene2go (all species; parsers keep tax_id 9606)",
             ("tax_id", "GeneID", "GO_ID", "Evidence", "Qualifier", "Category"),
             compression="gzip",
+            api="ncbi_api",
         ),
         SourceSpec(
             "gene2pubmed",
@@ -76,6 +84,7 @@ SOURCES: dict[str, SourceSpec] = {
             "NCBI gene2pubmed (all species)",
             ("tax_id", "GeneID", "PubMed_ID"),
             compression="gzip",
+            api="ncbi_api",
         ),
         SourceSpec(
             "gene2ensembl",
@@ -84,6 +93,7 @@ SOURCES: dict[str, SourceSpec] = {
             "NCBI gene2ensembl (all species)",
             ("tax_id", "GeneID", "Ensembl_gene_identifier"),
             compression="gzip",
+            api="ncbi_api",
         ),
         SourceSpec(
             "go_obo",
@@ -146,6 +156,7 @@ SOURCES: dict[str, SourceSpec] = {
             "MANE Select / Plus Clinical summary (release: live.sources.mane.release)",
             ("NCBI_GeneID", "Ensembl_Gene", "HGNC_ID", "symbol", "Ensembl_nuc", "MANE_status"),
             compression="gzip",
+            api="ncbi_api",
         ),
         SourceSpec(
             "hgnc",
