@@ -31,6 +31,7 @@ from usher_pipeline.live.fetch import (  # noqa: E402
     pubmed_release,
     pull_pubmed_bulk,
 )
+from usher_pipeline.live.plan import format_plan, live_plan  # noqa: E402
 from usher_pipeline.live.pubmed_bulk import (  # noqa: E402
     FETCHER_VERSION,
     DateSlice,
@@ -263,3 +264,28 @@ def test_kill_9_mid_slice_repeats_at_most_one_slice(universe, tmp_path):
         srv.reset_counts()
         pull_pubmed_bulk(cfg, universe.head(100), g2p)
         assert srv.counts[ESEARCH_PATH] == 0
+
+
+def test_dry_run_plan_counts_what_is_left(universe, tmp_path):
+    with LiveServer() as srv:
+        srv.set_pubmed_context_sizes({"cilia": 25_000, "sensory": 500, "photoreceptor": 0})
+        cfg = srv.live_config(tmp_path, literature={"expected_records": 100_000})
+        cfg["snapshot_dir"] = str(Path(__file__).parent / "fixtures" / "snapshot_mini")
+        before = {r.source: r for r in live_plan(cfg)}
+        assert not (tmp_path / "state").exists()  # a dry run creates no state file
+        assert before["gene2pubmed"].todo_requests == 1
+        assert before["pubmed (bulk)"].todo_requests > 3 * 10  # 3 contexts x 100,000 records
+        assert before["uniprot"].todo_requests > 0
+        g2p = tmp_path / "gene2pubmed"
+        fetch_to("gene2pubmed", cfg, g2p)
+        srv.reset_counts()
+        pull_pubmed_bulk(cfg, universe.head(10), g2p)
+        sent = sum(srv.counts.values())
+        after = {r.source: r for r in live_plan(cfg)}
+        assert sum(srv.counts.values()) == sent  # the plan sends no request
+        assert after["gene2pubmed"].todo_requests == 0
+        assert after["gene2pubmed"].done.startswith("checkpointed")
+        assert after["pubmed (bulk)"].todo_requests == 0
+        assert after["pubmed (bulk)"].done == "cilia done; sensory done; photoreceptor done"
+        text = format_plan(list(after.values()), cfg)
+        assert "pubmed (bulk)" in text and "127.0.0.1" in text

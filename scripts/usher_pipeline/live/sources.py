@@ -45,6 +45,8 @@ class SourceSpec:
     compression: Literal["gzip", "zip", "none", "any"] = "any"
     fetcher_version: str = "1"
     shared_with_snapshot: bool = True
+    # Rough typical size of the download (MB), for the dry-run cost estimate only.
+    approx_mb: float | None = None
     # Snakemake resource of the upstream API this source is fetched from (API_RESOURCES), if any.
     api: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
@@ -67,6 +69,7 @@ SOURCES: dict[str, SourceSpec] = {
             ("tax_id", "GeneID", "Symbol", "Synonyms", "dbXrefs", "type_of_gene"),
             compression="gzip",
             api="ncbi_api",
+            approx_mb=10,
         ),
         SourceSpec(
             "gene2go",
@@ -76,6 +79,7 @@ SOURCES: dict[str, SourceSpec] = {
             ("tax_id", "GeneID", "GO_ID", "Evidence", "Qualifier", "Category"),
             compression="gzip",
             api="ncbi_api",
+            approx_mb=1100,
         ),
         SourceSpec(
             "gene2pubmed",
@@ -85,6 +89,7 @@ SOURCES: dict[str, SourceSpec] = {
             ("tax_id", "GeneID", "PubMed_ID"),
             compression="gzip",
             api="ncbi_api",
+            approx_mb=250,
         ),
         SourceSpec(
             "gene2ensembl",
@@ -94,6 +99,7 @@ SOURCES: dict[str, SourceSpec] = {
             ("tax_id", "GeneID", "Ensembl_gene_identifier"),
             compression="gzip",
             api="ncbi_api",
+            approx_mb=350,
         ),
         SourceSpec(
             "go_obo",
@@ -102,6 +108,7 @@ SOURCES: dict[str, SourceSpec] = {
             "Gene Ontology, basic edition",
             signature=r"^format-version:\s*\d",
             signature_lines=1,
+            approx_mb=30,
         ),
         SourceSpec(
             "hpo_obo",
@@ -110,6 +117,7 @@ SOURCES: dict[str, SourceSpec] = {
             "Human Phenotype Ontology",
             signature=r"^format-version:\s*\d",
             signature_lines=1,
+            approx_mb=10,
         ),
         SourceSpec(
             "hpo_g2p",
@@ -118,6 +126,7 @@ SOURCES: dict[str, SourceSpec] = {
             "tsv",
             "HPO gene to phenotype annotations",
             ("ncbi_gene_id", "gene_symbol", "hpo_id", "disease_id"),
+            approx_mb=20,
         ),
         SourceSpec(
             "hpo_hpoa",
@@ -126,6 +135,7 @@ SOURCES: dict[str, SourceSpec] = {
             "tsv",
             "HPO disease annotations",
             ("database_id", "disease_name", "qualifier", "hpo_id", "aspect"),
+            approx_mb=30,
         ),
         SourceSpec(
             "mgi_hmd",
@@ -133,6 +143,7 @@ SOURCES: dict[str, SourceSpec] = {
             "signature",
             "MGI human-mouse orthologs with mouse top-level MP terms (no header)",
             signature=r"^[^\t]+\t\d+\t[^\t]+\tMGI:\d+\t",
+            approx_mb=3,
         ),
         SourceSpec(
             "mgi_mp",
@@ -140,6 +151,7 @@ SOURCES: dict[str, SourceSpec] = {
             "signature",
             "MGI Mammalian Phenotype vocabulary (no header)",
             signature=r"^MP:\d{7}\t[^\t]+",
+            approx_mb=3,
         ),
         SourceSpec(
             "hpa_subcellular",
@@ -148,6 +160,7 @@ SOURCES: dict[str, SourceSpec] = {
             "Human Protein Atlas subcellular locations (current releases have cilia categories)",
             ("Gene", "Gene name", "Reliability", "GO id"),
             compression="zip",
+            approx_mb=1,
         ),
         SourceSpec(
             "mane",
@@ -157,6 +170,7 @@ SOURCES: dict[str, SourceSpec] = {
             ("NCBI_GeneID", "Ensembl_Gene", "HGNC_ID", "symbol", "Ensembl_nuc", "MANE_status"),
             compression="gzip",
             api="ncbi_api",
+            approx_mb=2,
         ),
         SourceSpec(
             "hgnc",
@@ -164,6 +178,7 @@ SOURCES: dict[str, SourceSpec] = {
             "tsv",
             "HGNC complete set",
             ("hgnc_id", "symbol", "locus_group", "entrez_id", "ensembl_gene_id", "uniprot_ids"),
+            approx_mb=15,
         ),
         SourceSpec(
             "hpa_rna_tissue",
@@ -173,6 +188,7 @@ SOURCES: dict[str, SourceSpec] = {
             ("Gene", "Gene name", "Tissue", "nTPM"),
             compression="zip",
             shared_with_snapshot=False,
+            approx_mb=5,
         ),
         SourceSpec(
             "gtex_median",
@@ -183,6 +199,7 @@ SOURCES: dict[str, SourceSpec] = {
             ("Name", "Description"),
             compression="gzip",
             shared_with_snapshot=False,
+            approx_mb=7,
         ),
         SourceSpec(
             "gnomad_constraint",
@@ -192,6 +209,7 @@ SOURCES: dict[str, SourceSpec] = {
             "gnomAD v4.1 gene constraint (per transcript)",
             GNOMAD_REQUIRED,
             shared_with_snapshot=False,
+            approx_mb=100,
         ),
     ]
 }
