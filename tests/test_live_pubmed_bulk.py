@@ -9,7 +9,9 @@ intersection of gene2pubmed with the server's context sets.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -135,7 +137,8 @@ def test_bulk_counts_equal_independent_intersection_and_rerun_is_free(universe, 
         assert again.equals(out)
 
 
-def test_slices_over_10000_are_split_and_union_is_complete(universe, tmp_path):
+def test_slices_over_10000_are_split_and_union_is_complete(universe, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="usher_pipeline")
     with LiveServer() as srv:
         srv.set_pubmed_context_sizes({"cilia": 25_000, "sensory": 10_001, "photoreceptor": 0})
         cfg = srv.live_config(tmp_path)
@@ -158,6 +161,10 @@ def test_slices_over_10000_are_split_and_union_is_complete(universe, tmp_path):
             assert got == want, ctx
         leaf_sizes = ids.group_by("context", "lo", "hi").len()["len"]
         assert leaf_sizes.max() <= 10_000
+    # progress in the log: items done / total, request rate, time left
+    lines = [r.getMessage() for r in caplog.records if "pubmed cilia IDs" in r.getMessage()]
+    assert lines and re.search(r"25,000/25,000 done, \d+ requests \([\d.]+/s\)", lines[-1])
+    assert lines[-1].endswith("s left")
 
 
 def test_slice_short_of_its_count_fails_and_saves_nothing_of_it(universe, tmp_path):

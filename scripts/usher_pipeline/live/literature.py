@@ -37,6 +37,7 @@ import polars as pl
 
 from ..errors import SourceFormatError
 from .http import HttpClient, SourceFetchError
+from .progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -205,6 +206,12 @@ def pubmed_counts(
     columns = ["pubmed_total", *[f"pubmed_{c}" for c in contexts]]
     n_batches = (len(gene_ids) + batch_size - 1) // batch_size
     todo = 0
+    pending = sum(
+        1
+        for i in range(n_batches)
+        if batch_id(i, gene_ids[i * batch_size : (i + 1) * batch_size]) not in done
+    )
+    prog = Progress("pubmed per_gene genes", min(len(gene_ids), pending * batch_size), unit="genes")
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for i in range(n_batches):
             ids = gene_ids[i * batch_size : (i + 1) * batch_size]
@@ -229,7 +236,8 @@ def pubmed_counts(
                 | {c: pl.Int64 for c in columns},
             )
             checkpoint.save_batch(bid, df)
-            log.info("pubmed batch %s (%d/%d) saved: %d genes", bid, i + 1, n_batches, len(ids))
+            log.debug("pubmed batch %s (%d/%d) saved: %d genes", bid, i + 1, n_batches, len(ids))
+            prog.add(len(ids), requests=len(jobs))
     log.info(
         "pubmed: %d of %d batches requested, %d from checkpoints", todo, n_batches, n_batches - todo
     )

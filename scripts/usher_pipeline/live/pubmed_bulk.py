@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -42,6 +41,7 @@ import polars as pl
 
 from ..errors import SourceFormatError
 from .http import HttpClient, SourceFetchError
+from .progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -228,36 +228,6 @@ class EutilsHistoryClient:
                 self.source, self.url, f"{what}: esearchresult.idlist missing or not numeric"
             )
         return count, [int(i) for i in ids]
-
-
-class Progress:
-    """Items done / total, rate and time left, logged at most every ``every_s`` seconds."""
-
-    def __init__(self, what: str, total: int, every_s: float = 10.0) -> None:
-        self.what = what
-        self.total = max(0, int(total))
-        self.done = 0
-        self.requests = 0
-        self.every_s = every_s
-        self.t0 = time.monotonic()
-        self._last = 0.0
-
-    def add(self, items: int, requests: int = 1, force: bool = False) -> None:
-        self.done += items
-        self.requests += requests
-        now = time.monotonic()
-        if force or now - self._last >= self.every_s or self.done >= self.total:
-            self._last = now
-            log.info("%s", self.line(now))
-
-    def line(self, now: float | None = None) -> str:
-        el = max((now or time.monotonic()) - self.t0, 1e-9)
-        rate = self.done / el
-        left = (self.total - self.done) / rate if rate > 0 and self.total > self.done else 0.0
-        return (
-            f"{self.what}: {self.done:,}/{self.total:,} done, {self.requests} requests "
-            f"({self.requests / el:.2f}/s), {rate:,.0f} items/s, ~{left:,.0f} s left"
-        )
 
 
 def _load_plan(
