@@ -140,13 +140,14 @@ def bench_literature(args: argparse.Namespace) -> None:
         + f" (slices returned: {stats['slices']})"
     )
     print(
-        f"  bulk     : {bulk_requests} E-utilities requests, {bulk_wall:.1f} s wall "
+        f"  bulk     : {bulk_requests} E-utilities requests, {bulk_wall:.1f} s wall incl. the "
+        "local intersection "
         f"({bulk_requests / bulk_wall:.2f} req/s; 429 from server: {bulk_429}), "
         f"{table.height:,} genes counted"
     )
     print(
         f"             + gene2pubmed transfer {g2p_bytes / 1e6:.1f} MB in {transfer:.2f} s "
-        "(loopback; 1 request, reported apart)"
+        "(loopback, human-only file; 1 request, reported apart)"
     )
     print(f"             rerun: {rerun_requests} requests, {bulk_rerun:.2f} s")
     print(

@@ -1,8 +1,10 @@
-"""One rate limit per upstream API across the whole run: with --cores 4, live rules that call the
-same API (here the NCBI downloads) never run at the same time, because they declare the ncbi_api
-resource and the profile (or, without one, live.smk) sets its total to 1. Each job's start and end come from the state
-database's run records (RuleRun). A control run that raises the total to 4 does overlap, so the
-check can fail."""
+"""One rate limit per upstream API across the whole run.
+
+With --cores 4, live rules that call the same API (here the NCBI downloads) never run at the same
+time, because they declare the ncbi_api resource and the profile (or, without one, live.smk) sets
+its total to 1. Each job's start and end come from the state database's run records (RuleRun). A
+control run that raises the total to 4 does overlap, so the check can fail.
+"""
 
 from __future__ import annotations
 

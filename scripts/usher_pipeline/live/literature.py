@@ -1,4 +1,5 @@
-"""Literature layer: per-gene PubMed counts from NCBI E-utilities esearch, resumable by batch.
+"""Literature layer, ``live.literature.method: per_gene``: one esearch per gene and context,
+resumable by batch (the default ``bulk`` method is :mod:`usher_pipeline.live.pubmed_bulk`).
 
 Query syntax (PubMed): a gene clause of the quoted approved symbol and its usable aliases, each
 restricted to title/abstract, optionally ANDed with a context clause::
@@ -18,8 +19,8 @@ Aliases are filtered: at least 3 characters, at least one letter, no quote chara
 to another gene's approved symbol in the universe (an alias shared with another gene's symbol
 would count that gene's papers), and at most ``MAX_ALIASES`` per gene (URL length).
 
-Cost: 1 + len(contexts) requests per gene; ~19,300 genes x 4 = ~77k requests: ~7 h at NCBI's
-3 requests/s, ~2 h at 10/s with an API key. Genes are processed in checkpointed batches; a killed
+Cost: 1 + len(contexts) requests per gene; 19,464 genes x 4 = 77,856 requests: ~7.6 h at
+NCBI's 3 requests/s, ~2.3 h at 10/s with an API key. Genes are processed in checkpointed batches; a killed
 run resumes at the first unfinished batch (at most one batch is requested again), and a rerun
 with every batch done sends no request.
 """
