@@ -22,6 +22,7 @@ from urllib.parse import parse_qs
 
 import polars as pl
 import pytest
+import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -296,3 +297,24 @@ def test_dry_run_plan_counts_what_is_left(universe, tmp_path):
         assert after["pubmed (bulk)"].done == "cilia done; sensory done; photoreceptor done"
         text = format_plan(list(after.values()), cfg)
         assert "pubmed (bulk)" in text and "127.0.0.1" in text
+
+
+def test_cli_dry_run_prints_the_plan_then_runs_snakemake_n(tmp_path, monkeypatch, capsys):
+    from usher_pipeline import cli
+
+    cfg = {
+        "results_dir": str(tmp_path / "results"),
+        "state": {"db": str(tmp_path / "state" / "usher.duckdb")},
+        "live": {"literature": {"method": "per_gene"}, "disabled_sources": ["uniprot"]},
+    }
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    calls: list[list[str]] = []
+    monkeypatch.setattr(cli, "_call", lambda cmd: calls.append(cmd) or 0)
+    argv = ["run", "--configfile", str(tmp_path / "c.yaml"), "--config", "mode=live", "--dry-run"]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    # 19,464 genes (universe not built yet) x 4 requests, nothing checkpointed
+    assert re.search(r"pubmed \(per_gene\)\s+77,856 req\s+7\.\d h", out), out
+    assert "uniprot" in out and "disabled (live.disabled_sources): uniprot" in out
+    assert len(calls) == 1 and "--dry-run" in calls[0]
+    assert not (tmp_path / "state").exists()
