@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Protocol
@@ -259,7 +259,6 @@ def context_pmids(
     *,
     date_range: tuple[str, str] = DEFAULT_DATE_RANGE,
     max_ids: int = MAX_IDS,
-    on_request: Callable[[], None] | None = None,
 ) -> tuple[dict[str, pl.Series], dict[str, Any]]:
     """PMID set of every context (see module docstring); returns (sets, stats).
 
@@ -278,8 +277,6 @@ def context_pmids(
 
     def request() -> None:
         stats["requests"] += 1
-        if on_request is not None:
-            on_request()
 
     for ctx, clause in contexts.items():
         history: tuple[int, str, str] | None = None
@@ -304,6 +301,9 @@ def context_pmids(
                     )
                     known[(ctx, "total", "total")] = history[0]
                     prog = Progress(f"pubmed {ctx} IDs", history[0])
+                    prog.done = sum(
+                        len(v) for (c, _, _), v in ids_by_slice.items() if c == ctx
+                    )  # saved by an interrupted run
                     log.info("pubmed %s: %d records match the context query", ctx, history[0])
                 n, ids = client.slice_ids(history[1], history[2], s.lo, s.hi, max_ids)
                 request()
@@ -330,7 +330,10 @@ def context_pmids(
                 if prog is not None:
                     prog.add(0 if n > max_ids else n)
             if count > max_ids:
-                queue[:0] = split_slice(s, count, max_ids)
+                try:
+                    queue[:0] = split_slice(s, count, max_ids)
+                except ValueError as exc:
+                    raise SourceFormatError("pubmed", f"esearch {ctx}", str(exc)) from exc
             else:
                 leaves.append(s)
         empty = pl.Series("pmid", [], dtype=pl.Int64)
