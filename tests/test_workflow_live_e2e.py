@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -60,6 +61,10 @@ def test_live_workflow_then_rerun_without_results_makes_zero_requests():
         src = [s for s in prov["sources"] if s["name"] == "pubmed_eutils"][0]
         assert src["validators"]["method"] == "bulk"
         assert src["validators"]["links"] == "gene2pubmed"
+        # the pull's progress lines (done / total, request rate, time left) are in the rule log
+        pull_log = (results / "logs/live/pubmed_counts.log").read_text()
+        assert re.search(r"pubmed cilia IDs: ([\d,]+)/\1 done, \d+ requests", pull_log), pull_log
+        assert "s left" in pull_log
         lit = pl.read_parquet(results / "layers/literature.parquet")
         assert lit["literature_score"].null_count() < lit.height  # context counts used
         assert (lit["pubmed_cilia"] >= 0).all()
