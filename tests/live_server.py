@@ -14,21 +14,35 @@ upstream is plain, gzip where gzip, a one-member zip for the HPA download), and 
   is "in context" when gene2pubmed also links it to a gene of a real reference set (cilia: the
   SYSCILIA gold standard; photoreceptor: the HPO Usher genes; sensory: both). Like PubMed, a
   quoted phrase that matches nothing is reported in ``errorlist.phrasesnotfound`` and ignored.
+* the E-utilities history server for the bulk literature pull (``usehistory=y``): a context query
+  alone returns its count, a ``WebEnv`` and a ``query_key``; ``term=#<query_key>`` with that
+  ``WebEnv`` and ``mindate``/``maxdate`` returns the records of that publication-date slice, at most
+  10,000 IDs (like PubMed, ``count`` stays the full slice count). By default a context's records
+  are the PMIDs of the per-gene emulation above (in gene2pubmed, linked to a reference-set gene);
+  :meth:`LiveServer.set_pubmed_context_sizes` replaces them with N fake IDs per context (benchmark
+  sizes). Publication dates are a deterministic function of the PMID (:func:`pmid_pub_date`).
 
 Every request is counted per path and logged with its query. Faults can be switched on per path
 for the next N requests (or for all): ``429`` (with Retry-After), ``500``, ``stall`` (sleeps
 longer than the client timeout), ``drop`` (closes the connection mid-body), ``truncate_gzip``
-(a consistently truncated gzip body), ``html`` (an HTML error page with status 200) and
-``missing_column`` (a required header column renamed). ``latency_s`` delays every response.
+(a consistently truncated gzip body), ``html`` (an HTML error page with status 200),
+``missing_column`` (a required header column renamed) and ``short_ids`` (a history-server slice
+returns one ID fewer than its count). ``latency_s`` delays every response.
 """
 
 from __future__ import annotations
 
 import base64
+import bisect
+import datetime as dt
 import gzip
+import hashlib
 import io
+import itertools
 import json
+import math
 import os
+import random
 import re
 import threading
 import time
@@ -211,6 +225,81 @@ class Fault:
     column: str | None = None
 
 
+def context_key(clause: str) -> str:
+    """Which emulated context a PubMed context clause is (by its leading terms)."""
+    ctx = clause.lower()
+    if "photoreceptor" in ctx:
+        return "photoreceptor"
+    if "hearing" in ctx or "sensory" in ctx:
+        return "sensory"
+    return "cilia"
+
+
+_EPOCH = dt.date(1940, 1, 1).toordinal()
+_SPAN_DAYS = dt.date(2026, 12, 31).toordinal() - _EPOCH
+MAX_PMID = 41_000_000
+
+
+def pmid_pub_date(pmid: int) -> dt.date:
+    """Fake but deterministic publication date: PMIDs grow with time (faster in recent years),
+    with up to ~1 year of jitter, between 1940 and 2026."""
+    frac = min(max(pmid, 0), MAX_PMID) / MAX_PMID
+    jitter = int.from_bytes(hashlib.blake2b(str(pmid).encode(), digest_size=4).digest()) % 365
+    day = int(math.sqrt(frac) * (_SPAN_DAYS - 365)) + jitter
+    return dt.date.fromordinal(_EPOCH + day)
+
+
+class _PubmedHistory:
+    """History-server emulation: per context the records sorted by publication date."""
+
+    def __init__(self, sets: dict[str, set[int]]) -> None:
+        self.days: dict[str, list[int]] = {}
+        self.pmids: dict[str, list[int]] = {}
+        for ctx, ids in sets.items():
+            pairs = sorted((pmid_pub_date(p).toordinal(), p) for p in ids)
+            self.days[ctx] = [d for d, _ in pairs]
+            self.pmids[ctx] = [p for _, p in pairs]
+        self.envs: dict[str, dict[str, str]] = {}
+        self._n = itertools.count(1)
+
+    def open(self, term: str) -> dict[str, Any]:
+        ctx = context_key(term)
+        env = f"MCID_{next(self._n):08d}"
+        self.envs[env] = {"1": ctx}
+        n = len(self.pmids[ctx])
+        return {
+            "count": str(n),
+            "retmax": "0",
+            "retstart": "0",
+            "idlist": [],
+            "webenv": env,
+            "querykey": "1",
+            "querytranslation": term,
+        }
+
+    def slice(self, params: dict[str, str], short: bool) -> dict[str, Any]:
+        env, qk = params.get("WebEnv", ""), params.get("term", "").lstrip("#")
+        if env not in self.envs or qk not in self.envs[env]:
+            return {"ERROR": "Unable to obtain query #" + qk}
+        ctx = self.envs[env][qk]
+        lo = dt.date(*map(int, params["mindate"].split("/"))).toordinal()
+        hi = dt.date(*map(int, params["maxdate"].split("/"))).toordinal()
+        days = self.days[ctx]
+        i, j = bisect.bisect_left(days, lo), bisect.bisect_right(days, hi)
+        retmax = min(int(params.get("retmax", "20")), 10_000)
+        ids = sorted(self.pmids[ctx][i:j], reverse=True)[:retmax]
+        if short and ids:
+            ids = ids[:-1]
+        return {
+            "count": str(j - i),
+            "retmax": str(len(ids)),
+            "retstart": "0",
+            "idlist": [str(p) for p in ids],
+            "webenv": env,
+            "querykey": qk,
+        }
+
+
 class _EsearchIndex:
     """gene2pubmed-backed emulation of PubMed counts (see module docstring)."""
 
@@ -269,13 +358,7 @@ class _EsearchIndex:
         if phrases and len(not_found) == len(phrases):
             found = set(self.all_pmids)  # PubMed drops unmatched phrases: the rest matches "all"
         if len(clauses) > 1:
-            ctx = clauses[1].lower()
-            if "photoreceptor" in ctx:
-                key = "photoreceptor"
-            elif "hearing" in ctx or "sensory" in ctx:
-                key = "sensory"
-            else:
-                key = "cilia"
+            key = context_key(clauses[1])
             # in context: linked to a reference-set gene other than the queried gene(s)
             ref = self.context[key]
             found = {p for p in found if ref.get(p, set()) - matched}
@@ -314,6 +397,8 @@ class LiveServer:
         self._build_lock = threading.Lock()
         self._esearch: _EsearchIndex | None = None
         self._uniprot: list[tuple[str, ...]] | None = None
+        self._history: _PubmedHistory | None = None
+        self._context_sets: dict[str, set[int]] | None = None
         self.esearch_rate_limit: float | None = None  # emulate NCBI's 429 above this rate
         self._recent: list[float] = []
         self.httpd: ThreadingHTTPServer | None = None
@@ -356,6 +441,27 @@ class LiveServer:
         return self.base_url + path
 
     # -- configuration -------------------------------------------------------------------------
+    def set_pubmed_context_sizes(self, sizes: dict[str, int], seed: int = 20261201) -> None:
+        """Replace the context record sets with ``sizes[context]`` fake PMIDs each."""
+        rng = random.Random(seed)
+        self._context_sets = {c: set(rng.sample(range(1, MAX_PMID), n)) for c, n in sizes.items()}
+        with self._build_lock:
+            self._history = None
+
+    def pubmed_context_sets(self) -> dict[str, set[int]]:
+        """The PMID set each emulated context query matches."""
+        if self._context_sets is None:
+            idx = self._esearch_index()
+            self._context_sets = {c: set(m) for c, m in idx.context.items()}
+        return self._context_sets
+
+    def _history_server(self) -> _PubmedHistory:
+        sets = self.pubmed_context_sets()
+        with self._build_lock:
+            if self._history is None:
+                self._history = _PubmedHistory(sets)
+            return self._history
+
     def add_file(self, path: str, data: bytes, content_type: str = "text/plain") -> None:
         self.extra[path] = (data, content_type)
 
@@ -492,7 +598,8 @@ class LiveServer:
                 )
                 return self._send(h, 200, page, "text/html; charset=utf-8")
         if path.endswith("/esearch.fcgi"):
-            return self._esearch_response(h, query)
+            short = fault is not None and fault.kind == "short_ids"
+            return self._esearch_response(h, query, short)
         if path == "/uniprotkb/search":
             return self._uniprot_response(h, query)
         found = self._body_for(path)
@@ -519,11 +626,21 @@ class LiveServer:
                 body = self._cache[ck]
         return self._send(h, 200, body, ctype, headers)
 
-    def _esearch_response(self, h: BaseHTTPRequestHandler, query: str) -> int:
+    def _esearch_response(self, h: BaseHTTPRequestHandler, query: str, short: bool = False) -> int:
         params = parse_qs(query)
         term = params.get("term", [""])[0]
         if params.get("retmode", [""])[0] != "json" or params.get("db", [""])[0] != "pubmed":
             return self._send(h, 400, b"retmode=json and db=pubmed expected\n", "text/plain")
+        if params.get("usehistory", [""])[0] == "y":
+            flat = {k: v[0] for k, v in params.items()}
+            hist = self._history_server()
+            with self._lock:
+                if term.startswith("#"):
+                    res = hist.slice(flat, short)
+                else:
+                    res = hist.open(term)
+            body = {"header": {"type": "esearch", "version": "0.3"}, "esearchresult": res}
+            return self._send(h, 200, json.dumps(body).encode(), "application/json; charset=UTF-8")
         payload = json.dumps(self._esearch_index().search(term)).encode()
         return self._send(h, 200, payload, "application/json; charset=UTF-8")
 

@@ -2,6 +2,7 @@
 
 gnomAD, GTEx and HPA tissue RNA have no offline copy, so they are switched off with
 live.disabled_sources (expression stays NULL; constraint falls back to the snapshot's s_het).
+The literature layer uses the default bulk method (gene2pubmed x history-server context sets).
 After deleting results/ but keeping the state database, a rerun sends zero requests and
 reproduces the same outputs.
 """
@@ -9,6 +10,8 @@ reproduces the same outputs.
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -50,8 +53,18 @@ def test_live_workflow_then_rerun_without_results_makes_zero_requests():
         assert res.returncode == 0, e2e.describe(res)
         first_requests = sum(srv.counts.values())
         assert first_requests > 0
-        assert any("/entrez/eutils" in p for p in srv.counts)  # per-gene PubMed pull ran
+        esearch = [q for p, q, _ in srv.log if p.endswith("/esearch.fcgi")]
+        assert esearch and all("usehistory=y" in q for q in esearch)  # bulk pull, not per_gene
+        assert len(esearch) < 200
         results = work / "live_results"
+        prov = json.loads((results / "live/pubmed_counts.parquet.provenance.json").read_text())
+        src = [s for s in prov["sources"] if s["name"] == "pubmed_eutils"][0]
+        assert src["validators"]["method"] == "bulk"
+        assert src["validators"]["links"] == "gene2pubmed"
+        # the pull's progress lines (done / total, request rate, time left) are in the rule log
+        pull_log = (results / "logs/live/pubmed_counts.log").read_text()
+        assert re.search(r"pubmed cilia IDs: ([\d,]+)/\1 done, \d+ requests", pull_log), pull_log
+        assert "s left" in pull_log
         lit = pl.read_parquet(results / "layers/literature.parquet")
         assert lit["literature_score"].null_count() < lit.height  # context counts used
         assert (lit["pubmed_cilia"] >= 0).all()

@@ -1,13 +1,16 @@
 """``usher-pipeline`` command: run the workflow (and its report), inspect state, build the snapshot.
 
-    usher-pipeline run [--cores N] [--configfile FILE ...] [--profile DIR] [--no-report] [-- ARGS]
+    usher-pipeline run [--cores N] [--configfile FILE ...] [--profile DIR] [--no-report]
+                       [--dry-run] [-- ARGS]
     usher-pipeline state {checkpoints,runs,provenance,lineage,verify,invalidate} ...
     usher-pipeline build-snapshot [--shared DIR] [--out DIR]
     usher-pipeline explain SYMBOL [--results DIR] [--json]
 
 ``run`` is a thin wrapper: it calls ``snakemake`` in the repository (everything it does can be
 done with plain snakemake commands, printed before they run) and then builds the self-contained
-HTML report with ``snakemake --report``.
+HTML report with ``snakemake --report``. ``run --dry-run`` runs ``snakemake -n`` instead and, in
+live mode, first prints what every live source will download or request (sizes, request counts,
+time at the rate limits, what is already checkpointed; see :mod:`usher_pipeline.live.plan`).
 """
 
 from __future__ import annotations
@@ -46,6 +49,41 @@ def _call(cmd: list[str]) -> int:
     return subprocess.call(cmd, cwd=REPO)
 
 
+def _merge(base: dict, new: dict) -> dict:
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def load_config(configfiles: list[str] | None, overrides: list[str] | None) -> dict:
+    """The workflow config as Snakemake builds it: config.yaml, --configfile(s), --config."""
+    config: dict = {}
+    for cf in [str(REPO / "config" / "config.yaml"), *(configfiles or [])]:
+        path = Path(cf) if Path(cf).is_absolute() else REPO / cf
+        _merge(config, yaml.safe_load(path.read_text()) or {})
+    for item in overrides or []:
+        key, _, value = item.partition("=")
+        config[key] = yaml.safe_load(value) if value else value
+    return config
+
+
+def print_live_plan(config: dict) -> None:
+    """Print the live cost plan (paths in the config are relative to the repository)."""
+    import os
+
+    from .live.plan import format_plan, live_plan
+
+    cwd = os.getcwd()
+    os.chdir(REPO)
+    try:
+        print(format_plan(live_plan(config), config), flush=True)
+    finally:
+        os.chdir(cwd)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     base = [_snakemake(), "--snakefile", str(REPO / "Snakefile"), "--directory", str(REPO)]
     if args.profile:
@@ -54,6 +92,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         base += ["--configfile", *args.configfile]
     if args.config:
         base += ["--config", *args.config]
+    if args.dry_run:
+        config = load_config(args.configfile, args.config)
+        if config.get("mode") == "live":
+            print_live_plan(config)
+        return _call([*base, "--cores", str(args.cores), "--dry-run", *args.snakemake_args])
     rc = _call([*base, "--cores", str(args.cores), *args.snakemake_args])
     if rc != 0 or args.no_report:
         return rc
@@ -87,6 +130,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--config", nargs="+", help="KEY=VALUE overrides passed to snakemake")
     run.add_argument("--profile", help="snakemake profile dir, e.g. workflow/profiles/slurm")
     run.add_argument("--no-report", action="store_true", help="skip snakemake --report")
+    run.add_argument(
+        "--dry-run",
+        "-n",
+        action="store_true",
+        help="snakemake -n; in live mode first print what each live source will fetch",
+    )
     run.add_argument("snakemake_args", nargs=argparse.REMAINDER, help="-- extra snakemake args")
     sub.add_parser("state", help="inspect the state database (see `usher-pipeline state -h`)")
     sub.add_parser("build-snapshot", help="rebuild the embedded snapshot from ../shared/data")

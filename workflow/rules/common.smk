@@ -83,8 +83,9 @@ def final_outputs():
 
 
 # Live-mode helpers (used by workflow/rules/live.smk).
-from usher_pipeline.live.fetch import pubmed_contexts
+from usher_pipeline.live.fetch import literature_settings, pubmed_contexts
 from usher_pipeline.live.sources import (
+    API_RESOURCES as LIVE_API_RESOURCES,
     SOURCES as LIVE_SOURCES,
     eutils_base as live_eutils_base,
     source_release as live_source_release,
@@ -94,6 +95,19 @@ from usher_pipeline.live.sources import (
 
 LIVE_DIR = f"{config['results_dir']}/live"
 LIVE_LOGS = f"{config['results_dir']}/logs/live"
+LIVE_LITERATURE = literature_settings(config)
+
+
+def live_api_slots(key, api):
+    """1 when live source ``key`` calls upstream API ``api`` (a Snakemake resource), else 0."""
+    return 1 if LIVE_SOURCES[key].api == api else 0
+
+
+def pubmed_link_inputs():
+    """The gene -> PMID link file of the bulk literature pull (none for per_gene)."""
+    if LIVE_LITERATURE["method"] != "bulk":
+        return {}
+    return {"gene2pubmed": f"{LIVE_DIR}/raw/{LIVE_LITERATURE['links']}"}
 
 
 def _live_setting(name, default):

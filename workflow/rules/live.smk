@@ -1,6 +1,12 @@
 # Live mode: fetch current upstream releases. Included by the Snakefile only when
 # config["mode"] == "live". All rules are localrules (compute nodes often have no internet) and go
 # through the state layer's fetch cache: a rerun with an unchanged config makes no request.
+# Rules that call the same upstream API declare its resource (ncbi_api, uniprot_api); the
+# profiles set each total to 1, so Snakemake never runs two of them at once (the per-process token
+# bucket paces the requests inside one job). Without a profile the totals default to 1 here.
+for _api in LIVE_API_RESOURCES:
+    if _api not in workflow.global_resources:
+        workflow.register_resource(_api, 1)
 
 
 localrules:
@@ -18,6 +24,8 @@ rule live_fetch_source:
         key="|".join(sorted(LIVE_SOURCES)),
     conda:
         ENV
+    resources:
+        ncbi_api=lambda wc: live_api_slots(wc.key, "ncbi_api"),
     params:
         url=lambda wc: live_source_url(wc.key, config),
         release=lambda wc: live_source_release(wc.key, config),
@@ -28,6 +36,7 @@ rule live_fetch_source:
 
 rule live_pubmed_counts:
     input:
+        unpack(lambda wc: pubmed_link_inputs()),
         genes=f"{config['results_dir']}/universe/genes.parquet",
         aliases=f"{config['results_dir']}/universe/aliases.parquet",
     output:
@@ -36,9 +45,15 @@ rule live_pubmed_counts:
         f"{LIVE_LOGS}/pubmed_counts.log",
     conda:
         ENV
+    resources:
+        ncbi_api=1,
     params:
         eutils_base=live_eutils_base(config),
         contexts=pubmed_contexts(config),
+        method=LIVE_LITERATURE["method"],
+        links=LIVE_LITERATURE["links"],
+        date_range=LIVE_LITERATURE["date_range"],
+        max_ids_per_slice=LIVE_LITERATURE["max_ids_per_slice"],
         batch_size=_live_setting("batch_size", 200),
         release=_live_item_release("pubmed"),
     script:
@@ -52,6 +67,8 @@ rule live_uniprot:
         f"{LIVE_LOGS}/uniprot.log",
     conda:
         ENV
+    resources:
+        uniprot_api=1,
     params:
         uniprot_base=live_uniprot_base(config),
         page_size=_live_setting("uniprot_page_size", 500),

@@ -19,10 +19,19 @@ from typing import Any
 
 import polars as pl
 
+from ..parsers.ncbi import read_gene2pubmed
 from ..persistence import FetchCache, PipelineStore
 from .http import HttpClient, ncbi_api_key
 from .literature import DEFAULT_CONTEXTS, EutilsClient, pubmed_counts
 from .literature import FETCHER_VERSION as PUBMED_FETCHER_VERSION
+from .pubmed_bulk import (
+    DEFAULT_DATE_RANGE,
+    MAX_IDS,
+    EutilsHistoryClient,
+    context_pmids,
+    gene_context_counts,
+)
+from .pubmed_bulk import FETCHER_VERSION as BULK_FETCHER_VERSION
 from .sources import (
     UNIPROT_FIELDS,
     UNIPROT_QUERY,
@@ -139,6 +148,86 @@ def pubmed_contexts(config: Mapping[str, Any]) -> dict[str, str]:
     return dict(live_config(config).get("pubmed_contexts") or DEFAULT_CONTEXTS)
 
 
+LITERATURE_METHODS = ("bulk", "per_gene")
+LINK_SOURCES = ("gene2pubmed",)
+
+
+def literature_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """``live.literature`` with defaults: method, links, date_range, max_ids_per_slice."""
+    lit = dict(live_config(config).get("literature") or {})
+    out = {
+        "method": str(lit.get("method") or "bulk"),
+        "links": str(lit.get("links") or "gene2pubmed"),
+        "date_range": [str(d) for d in (lit.get("date_range") or DEFAULT_DATE_RANGE)],
+        "max_ids_per_slice": int(lit.get("max_ids_per_slice") or MAX_IDS),
+    }
+    if out["method"] not in LITERATURE_METHODS:
+        raise ValueError(
+            f"live.literature.method {out['method']!r}: expected one of {LITERATURE_METHODS}"
+        )
+    if out["links"] not in LINK_SOURCES:
+        raise ValueError(f"live.literature.links {out['links']!r}: expected one of {LINK_SOURCES}")
+    return out
+
+
+def pubmed_release(config: Mapping[str, Any]) -> str:
+    live = live_config(config)
+    return str((live.get("sources") or {}).get("pubmed", {}).get("release") or "current")
+
+
+def bulk_request(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The checkpoint key's request of the bulk pull (contexts, date range, slice limit)."""
+    lit = literature_settings(config)
+    return {
+        "url": f"{eutils_base(config)}/esearch.fcgi",
+        "method": "bulk-history",
+        "contexts": pubmed_contexts(config),
+        "date_range": lit["date_range"],
+        "max_ids_per_slice": lit["max_ids_per_slice"],
+    }
+
+
+def pull_pubmed_bulk(
+    config: Mapping[str, Any],
+    universe: pl.DataFrame,
+    gene2pubmed: str | Path,
+    *,
+    client: HttpClient | None = None,
+    cache: FetchCache | None = None,
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """Per-gene context counts by the bulk method (see :mod:`.pubmed_bulk`); (table, stats).
+
+    ``gene2pubmed`` is the live gene2pubmed download (``results/live/raw/gene2pubmed``), read
+    with the snapshot's parser.
+    """
+    live = live_config(config)
+    lit = literature_settings(config)
+    contexts = pubmed_contexts(config)
+    http = client or HttpClient.from_config(config)
+    fc = cache or _open_cache(config)
+    checkpoint = fc.batches(
+        "pubmed", pubmed_release(config), bulk_request(config), BULK_FETCHER_VERSION
+    )
+    eutils = EutilsHistoryClient(
+        http, eutils_base(config), api_key=ncbi_api_key(config), email=live.get("ncbi_email")
+    )
+    try:
+        sets, stats = context_pmids(
+            eutils,
+            checkpoint,
+            contexts,
+            date_range=(lit["date_range"][0], lit["date_range"][1]),
+            max_ids=lit["max_ids_per_slice"],
+        )
+    finally:
+        if client is None:
+            http.close()
+    links = read_gene2pubmed(gene2pubmed)
+    stats["links"] = lit["links"]
+    stats["link_rows"] = links.height
+    return gene_context_counts(universe, links, sets), stats
+
+
 def pull_pubmed_counts(
     config: Mapping[str, Any],
     universe: pl.DataFrame,
@@ -152,7 +241,7 @@ def pull_pubmed_counts(
     contexts = pubmed_contexts(config)
     batch_size = int(live.get("batch_size", 200))
     base = eutils_base(config)
-    release = str((live.get("sources") or {}).get("pubmed", {}).get("release") or "current")
+    release = pubmed_release(config)
     http = client or HttpClient.from_config(config)
     fc = cache or _open_cache(config)
     request = {"url": f"{base}/esearch.fcgi", "contexts": contexts, "batch_size": batch_size}

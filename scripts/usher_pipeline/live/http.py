@@ -44,6 +44,7 @@ from tenacity import (
 
 from .. import __version__
 from ..errors import UsherPipelineError
+from .progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -341,12 +342,17 @@ class HttpClient:
             resp = self._send(url, None, stream=True, source=source)
             digest = hashlib.sha256()
             size = 0
+            length = resp.headers.get("Content-Length", "")
+            prog = Progress(
+                f"{source} download (bytes)", int(length) if length.isdigit() else 0, unit="B"
+            )
             try:
                 with resp, open(dest, "wb") as out:
                     for chunk in resp.iter_content(CHUNK):
                         out.write(chunk)
                         digest.update(chunk)
                         size += len(chunk)
+                        prog.add(len(chunk), requests=0)
             except (requests.RequestException, OSError) as exc:
                 dest.unlink(missing_ok=True)
                 raise _Retryable(f"download interrupted after {size} bytes: {exc}") from exc

@@ -1,4 +1,5 @@
-"""Literature layer: per-gene PubMed counts from NCBI E-utilities esearch, resumable by batch.
+"""Literature layer, ``live.literature.method: per_gene``: one esearch per gene and context,
+resumable by batch (the default ``bulk`` method is :mod:`usher_pipeline.live.pubmed_bulk`).
 
 Query syntax (PubMed): a gene clause of the quoted approved symbol and its usable aliases, each
 restricted to title/abstract, optionally ANDed with a context clause::
@@ -18,8 +19,8 @@ Aliases are filtered: at least 3 characters, at least one letter, no quote chara
 to another gene's approved symbol in the universe (an alias shared with another gene's symbol
 would count that gene's papers), and at most ``MAX_ALIASES`` per gene (URL length).
 
-Cost: 1 + len(contexts) requests per gene; ~19,300 genes x 4 = ~77k requests: ~7 h at NCBI's
-3 requests/s, ~2 h at 10/s with an API key. Genes are processed in checkpointed batches; a killed
+Cost: 1 + len(contexts) requests per gene; 19,464 genes x 4 = 77,856 requests: ~7.6 h at
+NCBI's 3 requests/s, ~2.3 h at 10/s with an API key. Genes are processed in checkpointed batches; a killed
 run resumes at the first unfinished batch (at most one batch is requested again), and a rerun
 with every batch done sends no request.
 """
@@ -37,6 +38,7 @@ import polars as pl
 
 from ..errors import SourceFormatError
 from .http import HttpClient, SourceFetchError
+from .progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -205,6 +207,12 @@ def pubmed_counts(
     columns = ["pubmed_total", *[f"pubmed_{c}" for c in contexts]]
     n_batches = (len(gene_ids) + batch_size - 1) // batch_size
     todo = 0
+    pending = sum(
+        1
+        for i in range(n_batches)
+        if batch_id(i, gene_ids[i * batch_size : (i + 1) * batch_size]) not in done
+    )
+    prog = Progress("pubmed per_gene genes", min(len(gene_ids), pending * batch_size), unit="genes")
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for i in range(n_batches):
             ids = gene_ids[i * batch_size : (i + 1) * batch_size]
@@ -229,7 +237,8 @@ def pubmed_counts(
                 | {c: pl.Int64 for c in columns},
             )
             checkpoint.save_batch(bid, df)
-            log.info("pubmed batch %s (%d/%d) saved: %d genes", bid, i + 1, n_batches, len(ids))
+            log.debug("pubmed batch %s (%d/%d) saved: %d genes", bid, i + 1, n_batches, len(ids))
+            prog.add(len(ids), requests=len(jobs))
     log.info(
         "pubmed: %d of %d batches requested, %d from checkpoints", todo, n_batches, n_batches - todo
     )

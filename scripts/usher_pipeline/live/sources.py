@@ -25,6 +25,10 @@ UNIPROT_BASE = "https://rest.uniprot.org"
 UNIPROT_QUERY = "organism_id:9606 AND reviewed:true"
 UNIPROT_FIELDS = "accession,gene_names,length,ft_coiled,ft_transmem,xref_pfam,xref_interpro"
 DEFAULT_MANE_RELEASE = "1.4"
+# One Snakemake resource per upstream provider whose limits span jobs: every live rule that calls
+# it declares the resource and the profiles set its total to 1 (NCBI: E-utilities and the FTP
+# site; UniProt REST).
+API_RESOURCES = ("ncbi_api", "uniprot_api")
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,10 @@ class SourceSpec:
     compression: Literal["gzip", "zip", "none", "any"] = "any"
     fetcher_version: str = "1"
     shared_with_snapshot: bool = True
+    # Rough typical size of the download (MB), for the dry-run cost estimate only.
+    approx_mb: float | None = None
+    # Snakemake resource of the upstream API this source is fetched from (API_RESOURCES), if any.
+    api: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -60,6 +68,8 @@ SOURCES: dict[str, SourceSpec] = {
             "NCBI Gene records of human genes",
             ("tax_id", "GeneID", "Symbol", "Synonyms", "dbXrefs", "type_of_gene"),
             compression="gzip",
+            api="ncbi_api",
+            approx_mb=10,
         ),
         SourceSpec(
             "gene2go",
@@ -68,6 +78,8 @@ SOURCES: dict[str, SourceSpec] = {
             "NCBI gene2go (all species; parsers keep tax_id 9606)",
             ("tax_id", "GeneID", "GO_ID", "Evidence", "Qualifier", "Category"),
             compression="gzip",
+            api="ncbi_api",
+            approx_mb=1100,
         ),
         SourceSpec(
             "gene2pubmed",
@@ -76,6 +88,8 @@ SOURCES: dict[str, SourceSpec] = {
             "NCBI gene2pubmed (all species)",
             ("tax_id", "GeneID", "PubMed_ID"),
             compression="gzip",
+            api="ncbi_api",
+            approx_mb=250,
         ),
         SourceSpec(
             "gene2ensembl",
@@ -84,6 +98,8 @@ SOURCES: dict[str, SourceSpec] = {
             "NCBI gene2ensembl (all species)",
             ("tax_id", "GeneID", "Ensembl_gene_identifier"),
             compression="gzip",
+            api="ncbi_api",
+            approx_mb=350,
         ),
         SourceSpec(
             "go_obo",
@@ -92,6 +108,7 @@ SOURCES: dict[str, SourceSpec] = {
             "Gene Ontology, basic edition",
             signature=r"^format-version:\s*\d",
             signature_lines=1,
+            approx_mb=30,
         ),
         SourceSpec(
             "hpo_obo",
@@ -100,6 +117,7 @@ SOURCES: dict[str, SourceSpec] = {
             "Human Phenotype Ontology",
             signature=r"^format-version:\s*\d",
             signature_lines=1,
+            approx_mb=10,
         ),
         SourceSpec(
             "hpo_g2p",
@@ -108,6 +126,7 @@ SOURCES: dict[str, SourceSpec] = {
             "tsv",
             "HPO gene to phenotype annotations",
             ("ncbi_gene_id", "gene_symbol", "hpo_id", "disease_id"),
+            approx_mb=20,
         ),
         SourceSpec(
             "hpo_hpoa",
@@ -116,6 +135,7 @@ SOURCES: dict[str, SourceSpec] = {
             "tsv",
             "HPO disease annotations",
             ("database_id", "disease_name", "qualifier", "hpo_id", "aspect"),
+            approx_mb=30,
         ),
         SourceSpec(
             "mgi_hmd",
@@ -123,6 +143,7 @@ SOURCES: dict[str, SourceSpec] = {
             "signature",
             "MGI human-mouse orthologs with mouse top-level MP terms (no header)",
             signature=r"^[^\t]+\t\d+\t[^\t]+\tMGI:\d+\t",
+            approx_mb=3,
         ),
         SourceSpec(
             "mgi_mp",
@@ -130,6 +151,7 @@ SOURCES: dict[str, SourceSpec] = {
             "signature",
             "MGI Mammalian Phenotype vocabulary (no header)",
             signature=r"^MP:\d{7}\t[^\t]+",
+            approx_mb=3,
         ),
         SourceSpec(
             "hpa_subcellular",
@@ -138,6 +160,7 @@ SOURCES: dict[str, SourceSpec] = {
             "Human Protein Atlas subcellular locations (current releases have cilia categories)",
             ("Gene", "Gene name", "Reliability", "GO id"),
             compression="zip",
+            approx_mb=1,
         ),
         SourceSpec(
             "mane",
@@ -146,6 +169,8 @@ SOURCES: dict[str, SourceSpec] = {
             "MANE Select / Plus Clinical summary (release: live.sources.mane.release)",
             ("NCBI_GeneID", "Ensembl_Gene", "HGNC_ID", "symbol", "Ensembl_nuc", "MANE_status"),
             compression="gzip",
+            api="ncbi_api",
+            approx_mb=2,
         ),
         SourceSpec(
             "hgnc",
@@ -153,6 +178,7 @@ SOURCES: dict[str, SourceSpec] = {
             "tsv",
             "HGNC complete set",
             ("hgnc_id", "symbol", "locus_group", "entrez_id", "ensembl_gene_id", "uniprot_ids"),
+            approx_mb=15,
         ),
         SourceSpec(
             "hpa_rna_tissue",
@@ -162,6 +188,7 @@ SOURCES: dict[str, SourceSpec] = {
             ("Gene", "Gene name", "Tissue", "nTPM"),
             compression="zip",
             shared_with_snapshot=False,
+            approx_mb=5,
         ),
         SourceSpec(
             "gtex_median",
@@ -172,6 +199,7 @@ SOURCES: dict[str, SourceSpec] = {
             ("Name", "Description"),
             compression="gzip",
             shared_with_snapshot=False,
+            approx_mb=7,
         ),
         SourceSpec(
             "gnomad_constraint",
@@ -181,6 +209,7 @@ SOURCES: dict[str, SourceSpec] = {
             "gnomAD v4.1 gene constraint (per transcript)",
             GNOMAD_REQUIRED,
             shared_with_snapshot=False,
+            approx_mb=100,
         ),
     ]
 }

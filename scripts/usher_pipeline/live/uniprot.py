@@ -26,6 +26,7 @@ import requests
 
 from ..errors import SourceFormatError
 from .http import HttpClient
+from .progress import Progress
 from .sources import UNIPROT_FIELDS, UNIPROT_QUERY
 
 log = logging.getLogger(__name__)
@@ -158,6 +159,7 @@ def fetch_uniprot_pages(
         page = int(last.split("-")[1]) + 1
         nxt = saved.filter(pl.col("batch_id") == last)["_next_url"].to_list()
         url = nxt[0] if nxt and nxt[0] else None
+    prog: Progress | None = None
     while url is not None:
         if max_pages is not None and page >= max_pages:
             break
@@ -166,7 +168,11 @@ def fetch_uniprot_pages(
         nxt_url = next_link(resp.headers.get("Link"))
         df = df.with_columns(pl.lit(nxt_url or "", pl.Utf8).alias("_next_url"))
         checkpoint.save_batch(f"page-{page:06d}", df)
-        log.info("uniprot page %d saved (%d rows)", page, df.height)
+        if prog is None:
+            total = resp.headers.get("X-Total-Results", "")
+            prog = Progress("uniprot entries", int(total) if total.isdigit() else 0, unit="entries")
+        prog.add(df.height)
+        log.debug("uniprot page %d saved (%d rows)", page, df.height)
         url, page = nxt_url, page + 1
     saved = checkpoint.load_all()
     if saved is None:

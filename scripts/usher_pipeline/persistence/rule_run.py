@@ -29,6 +29,8 @@ from .parquet import write_parquet
 from .provenance import ProvenanceTracker, default_pipeline_version, sidecar_path
 from .store import PipelineStore
 
+LIVE_LOGGER = "usher_pipeline.live"
+
 
 def _flatten(items: Any) -> list[str]:
     """Paths of a snakemake namedlist / list / str (nested lists flattened)."""
@@ -233,11 +235,16 @@ class RuleRun:
             )
         )
         self.log.addHandler(handler)
+        # The live fetchers' own lines (download / slice / batch progress) go to the rule log too.
+        live = logging.getLogger(LIVE_LOGGER)
+        live.setLevel(logging.INFO)
+        live.addHandler(handler)
         self._handler = handler
 
     def _teardown_logging(self) -> None:
         if self._handler is not None:
             self.log.removeHandler(self._handler)
+            logging.getLogger(LIVE_LOGGER).removeHandler(self._handler)
             self._handler.close()
             self._handler = None
 
