@@ -66,8 +66,35 @@ def gene_id(symbol: str) -> str:
 
 
 @functools.cache
+def seeds() -> tuple[str, ...]:
+    """Known genes (Usher + SYSCILIA v2) of the fixture universe: the seeds of the seeded layers."""
+    from usher_pipeline.parsers import misc
+    from usher_pipeline.universe import resolve_symbols
+
+    ids: set[str] = set()
+    for key in ("usher_genes", "scgs_v2"):
+        gs = misc.read_gene_set(paths()[key], key)
+        res = resolve_symbols(gs["symbol"].to_list(), aliases())
+        ids |= set(res["gene_id"].drop_nulls().to_list())
+    return tuple(sorted(ids))
+
+
+@functools.cache
+def folds() -> dict[str, int]:
+    from usher_pipeline.layers.cilia_layers import assign_folds
+
+    v = config()["validation"]
+    return assign_folds(genes()["gene_id"].to_list(), v["folds"], v["seed"])
+
+
+def context() -> dict:
+    """What the layers need besides source files (as the layer rule passes it)."""
+    return {"aliases": aliases(), "seeds": list(seeds()), "folds": folds()}
+
+
+@functools.cache
 def _layer(name: str) -> tuple[pl.DataFrame, dict]:
-    return steps.layer_step(name, paths(), genes(), config())
+    return steps.layer_step(name, paths(), genes(), config(), None, context())
 
 
 def layer(name: str) -> pl.DataFrame:

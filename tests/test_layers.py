@@ -333,11 +333,22 @@ def test_protein_features_with_no_configured_domains() -> None:
     assert scored.height > 0 and (scored["protein_features_score"] == 0.0).all()
 
 
-def test_expression_is_all_null_in_snapshot_mode() -> None:
+def test_expression_snapshot_mode_tissue_unknown_retina_markers_known() -> None:
     t = layer("expression")
-    for col in t.columns:
-        if col != "gene_id":
-            assert t[col].null_count() == 19, col
+    # no tissue RNA offline: those columns are NULL (unknown) for every gene
+    for col in ("hpa_retina_ntpm", "hpa_max_ntpm", "gtex_max_tpm", "tissue_score"):
+        assert t[col].null_count() == 19, col
+    # retina single-cell markers cover every gene: a gene absent from the marker lists is not
+    # enriched (0), not unknown
+    assert t["retina_photoreceptor_score"].null_count() == 0
+    assert t["expression_score"].null_count() == 0
+    # USH2A: "Retinal cone cells" row with avg_log2FC 0.317250000664988, pct.1 0.39; no rod row
+    ush2a = row(t, "USH2A")
+    assert ush2a["retina_cone_log2fc"] == pytest.approx(0.317250000664988)
+    assert ush2a["retina_cone_pct"] == pytest.approx(0.39)
+    assert ush2a["retina_rod_log2fc"] is None
+    assert ush2a["expression_score"] == pytest.approx(0.317250000664988)  # / ref_log2fc 1.0
+    assert row(t, "GAPDH")["expression_score"] == 0.0
 
 
 def test_assert_one_row_per_gene_detects_missing_rows() -> None:

@@ -134,14 +134,21 @@ def test_top_n_stability_detects_a_rank_change() -> None:
 
 
 def test_check_gates_messages_and_raise() -> None:
-    gates = config()["validation"]["gates"]
+    gates = {"min_usher_median_percentile": 0.9, "min_cilia_gold_median_percentile": 0.8,
+             "max_housekeeping_median_percentile": 0.7, "min_cv_recall": 0.3,
+             "max_abs_spearman_publications": 0.5, "min_top_n_stability": 0.7,
+             "min_temporal_auroc": 0.8, "min_temporal_top_hits": 120,
+             "max_single_layer_in_top_n": 0}  # fmt: skip
     good = {"usher_median_percentile": 0.95, "cilia_gold_median_percentile": 0.8,
             "housekeeping_median_percentile": 0.7, "cv_recall_mean": 0.5,
-            "abs_spearman_publications": 0.1, "top_n_stability_min": 0.9}  # fmt: skip
+            "abs_spearman_publications": 0.1, "top_n_stability_min": 0.9,
+            "temporal_auroc": 0.85, "temporal_top_hits": 120.0,
+            "single_layer_in_top_n": 0.0}  # fmt: skip
     assert check_gates(good, gates) == []
     raise_on_failed([])
     bad = {**good, "usher_median_percentile": 0.85, "abs_spearman_publications": 0.55,
-           "cv_recall_mean": float("nan")}  # fmt: skip
+           "cv_recall_mean": float("nan"), "temporal_top_hits": 119.0,
+           "single_layer_in_top_n": 1.0}  # fmt: skip
     del bad["top_n_stability_min"]
     failed = check_gates(bad, gates)
     assert failed == [
@@ -149,6 +156,8 @@ def test_check_gates_messages_and_raise() -> None:
         "cv_recall_mean could not be computed (gate min_cv_recall = 0.3)",
         "abs_spearman_publications = 0.5500, gate max_abs_spearman_publications requires <= 0.5",
         "top_n_stability_min could not be computed (gate min_top_n_stability = 0.7)",
+        "temporal_top_hits = 119.0000, gate min_temporal_top_hits requires >= 120",
+        "single_layer_in_top_n = 1.0000, gate max_single_layer_in_top_n requires <= 0",
     ]
     # a gate not configured is not checked
     assert check_gates({}, {"min_cv_recall": 0.3}) == [
