@@ -46,7 +46,9 @@ LAYERS = (
 COVARIATE_LAYERS = frozenset({"annotation"})
 COVARIATE_COLUMNS = frozenset({"pubmed_total", "pubmed_total_log1p", "go_n_terms"})
 # Raw columns not shown: long ID lists kept for re-seeding (the symbols are shown instead).
-HIDDEN_COLUMNS = frozenset({"network_neighbours", "network_neighbour_weights"})
+HIDDEN_COLUMNS = frozenset(
+    {"network_neighbours", "network_neighbour_weights", "phylo_species_idx", "ht_study_names"}
+)
 MAX_LIST_ITEMS = 15
 MAX_TEXT_CHARS = 300
 UNKNOWN = "unknown: source does not cover this gene"

@@ -402,11 +402,14 @@ def plots_rule(snakemake: Any) -> None:
 
 
 def candidates_table_rule(snakemake: Any) -> None:
+    from .explain import load_breakdowns
     from .html_table import candidates_html
 
     with RuleRun(snakemake) as run:
         cands = pl.read_parquet(snakemake.input.candidates)
-        html = candidates_html(cands, snakemake.params.max_rows)
+        top = cands.sort("rank").head(snakemake.params.max_rows)
+        breakdown = load_breakdowns(Path(snakemake.input.candidates).parent, top)
+        html = candidates_html(cands, snakemake.params.max_rows, breakdown)
         atomic_write_text(snakemake.output[0], html)
         run.register_output(snakemake.output[0])
 

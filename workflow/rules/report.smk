@@ -32,6 +32,7 @@ rule plots:
 rule candidates_table:
     input:
         candidates=rules.integrate.output.candidates_parquet,
+        layers=[f"{RESULTS}/layers/{name}.parquet" for name in LAYER_NAMES],
     output:
         report(
             f"{RESULTS}/report/candidates_table.html",

@@ -429,8 +429,17 @@ def phylogeny_layer(
         (pl.col("phylo_n_ciliated") / len(cil)).alias("phylo_frac_ciliated"),
         (pl.col("phylo_n_non_ciliated") / len(non)).alias("phylo_frac_non_ciliated"),
     )
+    species = groups["species"]
+    non_names = pl.col("species_idx").list.eval(
+        pl.element().filter(pl.element().is_in(sorted(non))).replace_strict(
+            dict(enumerate(species)), return_dtype=pl.String
+        )
+    )
     per = per.with_columns(
-        prof.select(pl.col("species_idx").alias("phylo_species_idx")),
+        prof.select(
+            pl.col("species_idx").alias("phylo_species_idx"),
+            non_names.alias("phylo_non_ciliated_species"),
+        ),
     ).with_columns(
         (pl.col("phylo_frac_ciliated") - pl.col("phylo_frac_non_ciliated"))
         .clip(0.0, 1.0)
