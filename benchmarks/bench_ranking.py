@@ -39,7 +39,6 @@ def _override(config: dict, item: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     from snakemake.utils import validate
-
     from usher_pipeline.layers import LAYER_NAMES, SEEDED_LAYERS
     from usher_pipeline.model import assemble_table
     from usher_pipeline.validation import ranking_metrics

@@ -91,8 +91,8 @@ def build_results(root: Path) -> Path:
     layer(
         "ht_studies",
         {
-            "ht_studies": [["Lab A"], ["Lab B", "Lab C"], []],
-            "ht_study_names": [["Study00 cilia proteome"], STUDIES, []],
+            "ht_studies": [["Study00 cilia proteome"], STUDIES, []],
+            "ht_study_names": [["Study00"], [x.split()[0] for x in STUDIES], []],
             "ht_n_studies": [1, 20, 0],
         },
     )
@@ -165,7 +165,9 @@ def test_null_layers_are_unknown(res: Path) -> None:
     assert text.rstrip().endswith("unknown layers: " + ", ".join(unknown))
     assert "localization: sub-score unknown: source does not cover this gene" in text
     assert "network_degree" not in text  # null raw values are not listed
-    assert "ht_n_studies: 0" in text and "ht_study_names: none" in text
+    assert "ht_n_studies: 0" in text and "ht_studies: none" in text
+    # the bare study-name list (kept for re-seeding) is not repeated
+    assert "ht_study_names" not in text
 
 
 def test_known_gene_is_a_control(res: Path) -> None:

@@ -368,3 +368,37 @@ def test_report_shows_per_gene_table_in_headless_chromium(report, chromium):
             if not u.startswith(("file:", "data:", "about:", "blob:"))
         ]
         assert not external, external
+
+
+def test_report_table_expands_a_gene_breakdown_in_headless_chromium(report, chromium):
+    """The candidate table of the run: expanding a gene's 'evidence' shows, per layer, its
+    sub-score, contribution and raw evidence (read from the layer tables), offline."""
+    run, _ = report
+    page = run.results / "report" / "candidates_table.html"
+    top = _top_candidates(run.results, 1)[0]
+    ARTIFACTS.mkdir(exist_ok=True)
+    with Browser(chromium) as browser:
+        browser.navigate(page.resolve().as_uri())
+        browser.wait_for("document.querySelectorAll('details').length > 0")
+        opened = browser.evaluate(
+            "(() => { const row = [...document.querySelectorAll('tr')]"
+            f".find(r => r.innerText.includes('{top}') && r.querySelector('details'));"
+            " if (!row) return false; const d = row.querySelector('details');"
+            " d.open = true; d.scrollIntoView(); return true; })()"
+        )
+        assert opened, f"no expandable breakdown for {top}"
+        text = browser.evaluate(
+            "[...document.querySelectorAll('details')].find(d => d.open).innerText"
+        )
+        for layer in ("localization", "network", "ht_studies", "phylogeny", "expression"):
+            assert layer in text, text[:2000]
+        # raw evidence, not only numbers: a column name of the layer tables and its value
+        assert "phylo_n_ciliated" in text or "network_degree" in text, text[:2000]
+        shot = browser.screenshot(ARTIFACTS / "report_gene_breakdown.png")
+        assert shot.stat().st_size > 10_000
+        external = [
+            u
+            for u in browser.requested_urls()
+            if not u.startswith(("file:", "data:", "about:", "blob:"))
+        ]
+        assert not external, external

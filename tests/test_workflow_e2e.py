@@ -84,8 +84,16 @@ def test_outputs_rows_and_sidecars():
     for layer in LAYER_NAMES:
         table = pl.read_parquet(res / f"layers/{layer}.parquet")
         assert table.height == genes.height and table["gene_id"].is_unique().all(), layer
+    # expression offline: tissue RNA unknown (NULL), retina single-cell markers cover every gene
     expr = pl.read_parquet(res / "layers/expression.parquet")
-    assert expr["expression_score"].null_count() == expr.height
+    assert expr["tissue_score"].null_count() == expr.height
+    assert expr["expression_score"].null_count() == 0
+    # learned integration: every gene scored out of fold, contributions sum to the evidence part
+    assert evidence["cv_fold"].null_count() == 0
+    contrib = [c for c in evidence.columns if c.startswith("contrib_")]
+    total = evidence.select(pl.sum_horizontal(contrib) - pl.col("evidence_logodds")).to_series()
+    assert total.abs().max() < 1e-9
+    assert (res / "validation/model_weights.tsv").is_file()
     # provenance: every output file has a schema-valid sidecar, distinct for same-stem outputs
     outputs = [
         p
@@ -196,3 +204,27 @@ def test_altered_snapshot_file_is_a_clear_error():
     assert res.returncode != 0
     assert "HMD_HumanPhenotype.rpt.gz" in res.output and "altered" in res.output
     assert not (e2e.results_dir(work) / "universe/genes.parquet").exists()
+
+
+def test_explain_genes_of_the_run():
+    run = e2e.local_run()
+    from usher_pipeline.cli import main
+
+    for query in ("USH2A", "CEP290", "HGNC:29021"):
+        assert main(["explain", query, "--results", str(run.results)]) == 0
+    assert main(["explain", "NOTAGENE42", "--results", str(run.results)]) == 2
+
+
+def test_explain_prints_evidence_and_names_unknown_symbol(capsys):
+    run = e2e.local_run()
+    from usher_pipeline.cli import main
+
+    capsys.readouterr()
+    main(["explain", "USH2A", "--results", str(run.results)])
+    out = capsys.readouterr().out
+    assert "USH2A" in out and "positive control" in out
+    for layer in ("localization", "network", "ht_studies", "phylogeny", "expression"):
+        assert layer in out
+    main(["explain", "NOTAGENE42", "--results", str(run.results)])
+    err = capsys.readouterr().err
+    assert "NOTAGENE42" in err

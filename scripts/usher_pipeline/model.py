@@ -93,18 +93,21 @@ def model_layers(table: pl.DataFrame, layers: Sequence[str]) -> list[str]:
     ]
 
 
-def _covariates(table: pl.DataFrame) -> np.ndarray:
+def _covariates(table: pl.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """Standardised log1p covariates present in ``table`` and their names."""
     cols = []
+    names = []
     for name in COVARIATES:
-        v = table[name].cast(pl.Float64).fill_null(0.0).to_numpy() if name in table.columns else None
-        if v is not None:
+        if name in table.columns:
+            v = table[name].cast(pl.Float64).fill_null(0.0).to_numpy()
             cols.append(np.log1p(np.clip(v, 0, None)))
+            names.append(name)
     if not cols:
-        return np.zeros((table.height, 0))
+        return np.zeros((table.height, 0)), names
     z = np.column_stack(cols)
     sd = z.std(axis=0)
     sd[sd == 0] = 1.0
-    return (z - z.mean(axis=0)) / sd
+    return (z - z.mean(axis=0)) / sd, names
 
 
 def seeded_features(
@@ -194,7 +197,7 @@ def learned_scores(
     base_x = {col: table[col].cast(pl.Float64).to_numpy().copy() for _, col in feats}
     seeded = {n: fn for n, fn in seeded_features(table, layer_params or {}).items() if n in use}
     oof = {n: np.full(len(gene_ids), np.nan) for n in seeded}
-    z = _covariates(table)
+    z, cov_names = _covariates(table)
     z_ref = np.median(z, axis=0) if z.shape[1] else np.zeros(0)
     strata = fame_strata(table, int(params.get("fame_strata", 10)))
     contrib = np.zeros((len(gene_ids), len(use)))
@@ -231,12 +234,12 @@ def learned_scores(
                     ref = bg & covered[:, j]
                 mean = c[ref, j].mean() if ref.any() else 0.0
                 contrib[rows, j] = np.where(covered[rows, j], c[rows, j] - mean, 0.0)
-        baseline[sel] = float(model.intercept_[0]) + float(gamma @ z_ref) + float(
-            (c[bg].mean(axis=0)).sum()
+        baseline[sel] = (
+            float(model.intercept_[0]) + float(gamma @ z_ref) + float((c[bg].mean(axis=0)).sum())
         )
         for layer, w in zip(use, beta, strict=True):
             weights.append({"fold": f, "term": layer, "kind": "layer", "weight": float(w)})
-        for name, w in zip(COVARIATES, gamma, strict=False):
+        for name, w in zip(cov_names, gamma, strict=True):
             weights.append({"fold": f, "term": name, "kind": "covariate", "weight": float(w)})
         weights.append({"fold": f, "term": "intercept", "kind": "intercept",
                         "weight": float(model.intercept_[0])})  # fmt: skip

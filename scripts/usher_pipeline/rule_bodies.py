@@ -17,7 +17,6 @@ from .scoring import SCORED_LAYERS, summarize_evidence
 from .snapshot import verify_snapshot
 from .sources import LIVE_REPLACEMENTS, snapshot_paths
 
-
 # Raw list columns kept only in the layer tables, not repeated in gene_evidence.parquet.
 BULKY_RAW_COLUMNS = ("network_neighbours", "network_neighbour_weights", "phylo_species_idx",
                      "ht_study_names")  # fmt: skip
@@ -334,9 +333,10 @@ def validate_rule(snakemake: Any) -> None:
             "temporal_top_hits_weighted": temporal["weighted"]["top_hits"],
             "temporal_targets": temporal[method]["targets"],
             "single_layer_in_top_n": float(
-                nk.sort("rank_all").head(v["stability_top_n"]).filter(
-                    pl.col("evidence_count") <= 1
-                ).height
+                nk.sort("rank_all")
+                .head(v["stability_top_n"])
+                .filter(pl.col("evidence_count") <= 1)
+                .height
             ),
             "n_usher": len(usher),
             "n_cilia_gold_standard": len(gold),

@@ -39,8 +39,8 @@ rule integrate:
 
 rule validate:
     input:
-        evidence=rules.integrate.output.evidence,
         **{k: LAYER_TABLES[k] for k in SEEDED_LAYERS},
+        evidence=rules.integrate.output.evidence,
     output:
         metrics=report(
             f"{RESULTS}/validation/metrics.tsv",

@@ -373,9 +373,7 @@ def retina_expression(
     best = pl.max_horizontal(
         pl.col("retina_rod_log2fc").fill_null(0.0), pl.col("retina_cone_log2fc").fill_null(0.0)
     )
-    return out.with_columns(
-        (best / ref_log2fc).clip(0.0, 1.0).alias("retina_photoreceptor_score")
-    )
+    return out.with_columns((best / ref_log2fc).clip(0.0, 1.0).alias("retina_photoreceptor_score"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -431,9 +429,9 @@ def phylogeny_layer(
     )
     species = groups["species"]
     non_names = pl.col("species_idx").list.eval(
-        pl.element().filter(pl.element().is_in(sorted(non))).replace_strict(
-            dict(enumerate(species)), return_dtype=pl.String
-        )
+        pl.element()
+        .filter(pl.element().is_in(sorted(non)))
+        .replace_strict(dict(enumerate(species)), return_dtype=pl.String)
     )
     per = per.with_columns(
         prof.select(
@@ -518,7 +516,11 @@ def ciliary_function_layer(
         )
     allh = pl.concat([go_hits.select(pw_hits.columns), pw_hits])
     per = allh.group_by("gene_id").agg(
-        pl.col("label").filter(pl.col("src") == "GO").unique().sort().alias("function_go_processes"),
+        pl.col("label")
+        .filter(pl.col("src") == "GO")
+        .unique()
+        .sort()
+        .alias("function_go_processes"),
         pl.col("label")
         .filter(pl.col("src") == "Reactome")
         .unique()
