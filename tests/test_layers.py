@@ -249,6 +249,9 @@ def test_literature_counts_and_zero_publications() -> None:
     assert row(t, "GPR36")["pubmed_total"] == 0  # explicit zero, not NULL
     assert row(t, "GPR36")["pubmed_total_log1p"] == 0.0
     assert row(t, "USH2A")["pubmed_total"] == 142
+    # 73 of USH2A's 142 gene2pubmed PMIDs are below 23725226 (the SYSCILIA v1 paper, 2013)
+    assert row(t, "USH2A")["pubmed_before_cutoff"] == 73
+    assert row(t, "GPR36")["pubmed_before_cutoff"] == 0
     assert t["literature_score"].null_count() == 19  # snapshot: no context counts
     assert layer_stats("literature")["genes_with_zero_publications"] == 1
 
@@ -265,6 +268,8 @@ def test_literature_context_counts_live() -> None:
     assert by[gene_id("USH2A")]["pubmed_query_total"] == 150
     assert by[gene_id("GPR36")]["literature_score"] == 0.0
     assert by[gene_id("BBS1")]["literature_score"] is None
+    # without a cutoff the 2013 count is unknown, not 0
+    assert by[gene_id("USH2A")]["pubmed_before_cutoff"] is None
 
 
 # --- protein features -------------------------------------------------------------------------

@@ -176,6 +176,7 @@ def layer_step(
             ncbi.read_gene2pubmed(paths["gene2pubmed"]),
             live_tables.get("pubmed_counts"),
             params["ref_context"],
+            params.get("temporal_pmid_cutoff"),
         )
     elif name == "protein_features":
         pfam = (

@@ -16,21 +16,30 @@ def literature_layer(
     gene2pubmed: pl.DataFrame,
     context_counts: pl.DataFrame | None,
     ref_context: int,
+    temporal_pmid_cutoff: int | None = None,
 ) -> tuple[pl.DataFrame, dict]:
     """Publication counts (study bias) and, where available, cilia-context counts (evidence).
 
-    ``pubmed_total`` counts gene2pubmed links; a gene without links has 0 publications (explicit
+    ``pubmed_before_cutoff`` counts the links to PMIDs below ``temporal_pmid_cutoff`` (PMIDs are
+    assigned in time order, so this is the literature of an earlier date; the temporal holdout
+    uses it as the fame of 2013). ``pubmed_total`` counts gene2pubmed links; a gene without links has 0 publications (explicit
     zero, never NaN/NULL: gene2pubmed lists every curated link, so absence means none).
     ``literature_score`` = log1p(cilia + sensory + photoreceptor context hits) / log1p(ref_context)
     capped at 1, from E-utilities queries in live mode; NULL in snapshot mode, which has no
     context-specific counts.
     """
+    cutoff = temporal_pmid_cutoff if temporal_pmid_cutoff is not None else 0
     totals = gene2pubmed.group_by("ncbi_gene_id").agg(
-        pl.col("pmid").n_unique().alias("pubmed_total")
+        pl.col("pmid").n_unique().alias("pubmed_total"),
+        pl.col("pmid").filter(pl.col("pmid") < cutoff).n_unique().alias("pubmed_before_cutoff"),
     )
     out = universe.select("gene_id", "ncbi_gene_id").join(totals, on="ncbi_gene_id", how="left")
     out = out.with_columns(
         pl.col("pubmed_total").fill_null(0).cast(pl.Int64),
+        pl.when(pl.lit(temporal_pmid_cutoff is not None))
+        .then(pl.col("pubmed_before_cutoff").fill_null(0).cast(pl.Int64))
+        .otherwise(None)
+        .alias("pubmed_before_cutoff"),
     ).with_columns(pl.col("pubmed_total").cast(pl.Float64).log1p().alias("pubmed_total_log1p"))
     if context_counts is not None:
         ctx = context_counts.select("gene_id", *CONTEXT_COLUMNS, "pubmed_query_total")
