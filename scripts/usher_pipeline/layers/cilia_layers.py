@@ -526,7 +526,8 @@ def ciliary_function_layer(
         .unique()
         .sort()
         .alias("function_reactome_pathways"),
-        (1.0 - (1.0 - pl.col("w")).product()).alias("_s"),
+        # noisy-OR over the hits, in a fixed order (a float product depends on the order)
+        (1.0 - (1.0 - pl.col("w").sort()).product()).alias("_s"),
     )
     out = (
         universe.select("gene_id")
