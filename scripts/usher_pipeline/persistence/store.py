@@ -62,6 +62,9 @@ _SCHEMA = [
         key VARCHAR, batch_id VARCHAR, row_count BIGINT, saved_at VARCHAR, seq BIGINT)""",
     """CREATE TABLE IF NOT EXISTS _batch_sets (
         key VARCHAR, source VARCHAR, release VARCHAR, created_at VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS _imports (
+        import_id VARCHAR, source_file VARCHAR, sha256 VARCHAR, imported_at VARCHAR,
+        bag_created_at VARCHAR, mode VARCHAR, runs BIGINT, tables BIGINT)""",
 ]
 
 _INTERNAL_TABLES = tuple(ddl.split("EXISTS ", 1)[1].split(" ", 1)[0] for ddl in _SCHEMA)
@@ -76,6 +79,20 @@ _CHECKPOINT_COLUMNS = {
     "config_hash": pl.String,
     "status": pl.String,
 }
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the store's internal tables that are missing (one transaction)."""
+    present = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' "
+        "AND database_name = current_database() AND table_name IN (SELECT unnest(?))",
+        [list(_INTERNAL_TABLES)],
+    ).fetchall()[0][0]
+    if present < len(_INTERNAL_TABLES):
+        con.execute("BEGIN TRANSACTION")
+        for ddl in _SCHEMA:
+            con.execute(ddl)
+        con.execute("COMMIT")
 
 
 def _table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
@@ -153,16 +170,7 @@ class PipelineStore:
             con = duckdb.connect(str(self.db_path), config={"threads": self.threads})
             try:
                 if not self._schema_ready:
-                    present = con.execute(
-                        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' "
-                        "AND table_name IN (SELECT unnest(?))",
-                        [list(_INTERNAL_TABLES)],
-                    ).fetchall()[0][0]
-                    if present < len(_INTERNAL_TABLES):
-                        con.execute("BEGIN TRANSACTION")
-                        for ddl in _SCHEMA:
-                            con.execute(ddl)
-                        con.execute("COMMIT")
+                    ensure_schema(con)
                     self._schema_ready = True
                 con.execute("BEGIN TRANSACTION")
                 try:
