@@ -9,6 +9,7 @@ usher-pipeline state invalidate NAME      # a table name, a fetch key (prefix) o
 usher-pipeline state export FILE [--runs ID ...] [--with-outputs] [--with-cache] [--root DIR]
 usher-pipeline state import FILE [--replace] [--restore-outputs] [--root DIR]
 usher-pipeline state inspect FILE [--json]
+usher-pipeline state gc [--keep-last N] [--dry-run]
 """
 
 from __future__ import annotations
@@ -94,7 +95,9 @@ def cmd_runs(store: PipelineStore, args: argparse.Namespace) -> int:
     sql = (
         "SELECT run_id, rule, wildcards, started_at, ended_at, status, rows, "
         "substr(sidecar_sha256, 1, 16) AS sidecar_sha256, round(lock_wait_s, 3) AS lock_wait_s, "
-        "error FROM _runs WHERE (? IS NULL OR rule = ?) AND (? IS NULL OR status = ?) "
+        "error, (SELECT coalesce(sum(f.size), 0) FROM _run_files f WHERE f.run_id = _runs.run_id "
+        "AND f.direction = 'output') AS size FROM _runs "
+        "WHERE (? IS NULL OR rule = ?) AND (? IS NULL OR status = ?) "
         "ORDER BY started_at DESC LIMIT ?"
     )
     rows = store.execute_query(
@@ -109,6 +112,7 @@ def cmd_runs(store: PipelineStore, args: argparse.Namespace) -> int:
             "wildcards",
             "status",
             "rows",
+            "size",
             "sidecar_sha256",
             "lock_wait_s",
             "run_id",
@@ -364,6 +368,49 @@ def cmd_inspect(store: PipelineStore | None, args: argparse.Namespace) -> int:
     return 0
 
 
+def _human(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if abs(size) < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{n} B"
+
+
+def cmd_gc(store: PipelineStore, args: argparse.Namespace) -> int:
+    from usher_pipeline.persistence.gc import collect_garbage
+
+    plan = collect_garbage(store, keep_last=args.keep_last, dry_run=args.dry_run)
+    verb = "would drop" if plan.dry_run else "dropped"
+    print(
+        f"{len(plan.runs_kept)} of {plan.runs_total} runs kept (last {plan.keep_last} per "
+        "rule and wildcards, running ones, and the producers of current outputs)"
+    )
+    for r in plan.runs_dropped:
+        print(f"{verb} run {r['run_id']}  {r['rule']}  {r['status']}  {r['started_at']}")
+    for t in plan.tables_dropped:
+        print(f"{verb} table {t['table_name']} ({t['rows']} rows)")
+    for f in plan.fetches_dropped:
+        print(f"{verb} fetch checkpoint {f['key'][:16]} {f['source']} ({f['path']})")
+    for b in plan.batches_dropped:
+        print(f"{verb} batched pull {b['key'][:16]} {b['source']} ({b['rows']} rows)")
+    freed = f"{_human(plan.bytes_files)} of downloads"
+    if plan.dry_run:
+        print(
+            f"dry run: {len(plan.runs_dropped)} runs, {len(plan.tables_dropped)} tables, "
+            f"{len(plan.fetches_dropped)} fetch checkpoints, {len(plan.batches_dropped)} batched "
+            f"pulls and {freed} would be freed; nothing changed"
+        )
+    else:
+        print(
+            f"freed {len(plan.runs_dropped)} runs, {len(plan.tables_dropped)} tables, "
+            f"{len(plan.fetches_dropped)} fetch checkpoints, {len(plan.batches_dropped)} batched "
+            f"pulls, {freed}; database {_human(plan.db_size_before)} -> "
+            f"{_human(plan.db_size_after)}"
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="usher-pipeline state", description="Inspect and maintain the state database."
@@ -383,6 +430,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("verify", help="re-hash recorded outputs; non-zero exit on any mismatch")
     inv = sub.add_parser("invalidate", help="drop a table checkpoint or fetch checkpoint(s)")
     inv.add_argument("name", help="table name, fetch key (prefix) or source name")
+    gc = sub.add_parser("gc", help="drop runs, tables and cache no kept run references")
+    gc.add_argument("--keep-last", type=int, default=1, help="runs kept per rule (default 1)")
+    gc.add_argument("--dry-run", action="store_true", help="list what would go; change nothing")
     exp = sub.add_parser("export", help="write the state (and optionally files) to a bag")
     exp.add_argument("file", help="bag to write: .tar, .tar.gz or .zip")
     exp.add_argument("--runs", nargs="+", help="run ids (or unique prefixes) to export")
@@ -412,6 +462,7 @@ _COMMANDS = {
     "verify": cmd_verify,
     "invalidate": cmd_invalidate,
     "export": cmd_export,
+    "gc": cmd_gc,
     "import": cmd_import,
 }
 

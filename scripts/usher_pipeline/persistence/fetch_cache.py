@@ -151,6 +151,7 @@ class FetchCache:
         path = Path(row["path"])
         if not path.is_file() or sha256_file(path) != row["sha256"]:
             return None
+        self.store.refs.append({"direction": "fetch", "path": key, "sha256": row["sha256"]})
         return FetchResult(
             path=path,
             sha256=row["sha256"],
@@ -222,6 +223,7 @@ class FetchCache:
                         canonical_json(meta),
                     ],
                 )
+        self.store.refs.append({"direction": "fetch", "path": key, "sha256": digest})
         return FetchResult(
             path=final,
             sha256=digest,
@@ -301,6 +303,7 @@ class BatchCheckpoint:
         self.source = source
         self.release = release
         self.table = _batch_table(key)
+        store.refs.append({"direction": "batch", "path": key, "sha256": None})
 
     def done_batch_ids(self) -> set[str]:
         with self.store._transaction("batch_done_ids") as con:

@@ -88,6 +88,7 @@ class RuleRun:
         self._before: dict[str, tuple[float, int] | None] = {}
         self._rows_written: dict[str, int] = {}
         self._started = False
+        self._refs_start = 0
 
     # ------------------------------------------------------------------ properties
     @property
@@ -115,6 +116,7 @@ class RuleRun:
             else:
                 self.log.warning("input %s does not exist; not hashed", path)
         self.store.holder = self.store.holder or self.holder
+        self._refs_start = len(self.store.refs)
         self.store.start_run(
             self.run_id,
             self.rule,
@@ -260,6 +262,7 @@ class RuleRun:
             sidecar_sha256=files[0]["sidecar_sha256"] if files else None,
             outputs=files,
             provenance=provenance,
+            refs=self.store.refs[self._refs_start :],
         )
         self.log.info("rule %s finished ok (%d outputs, rows=%s)", self.rule, len(files), rows)
 

@@ -130,6 +130,10 @@ class PipelineStore:
         self._closed = False
         self.lock_wait_total_s = 0.0  # this process's waits, also recorded in _lock_waits
         self.operations = 0
+        # What this process's jobs stored or used (tables, fetches, batched pulls): RuleRun
+        # records them with the run (``_run_files`` rows, direction table/fetch/batch), so
+        # ``state gc`` knows which kept run references which item.
+        self.refs: list[dict[str, Any]] = []
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
 
     # ------------------------------------------------------------------ construction / lifetime
@@ -224,6 +228,9 @@ class PipelineStore:
         arrow = arrow_table(frame)
         q = quote_ident(table_name)
         view = f"_in_{uuid.uuid4().hex[:12]}"
+        self.refs.append(
+            {"direction": "table", "path": table_name, "sha256": chash, "rows": frame.height}
+        )
         with self._transaction(f"save:{table_name}") as con:
             exists = _table_exists(con, table_name)
             if replace or not exists:
@@ -255,6 +262,7 @@ class PipelineStore:
                 whole = con.sql(f"SELECT * FROM {q}").to_arrow_table()
                 chash = content_hash(whole)
                 rows = whole.num_rows
+                self.refs[-1].update(sha256=chash, rows=rows)
             con.execute("DELETE FROM _checkpoints WHERE table_name = ?", [table_name])
             con.execute(
                 "INSERT INTO _checkpoints VALUES (?, ?, ?, ?, ?, ?, ?, 'complete')",
@@ -384,8 +392,12 @@ class PipelineStore:
         outputs: Sequence[Mapping[str, Any]] = (),
         error: str | None = None,
         provenance: Sequence[Mapping[str, Any]] = (),
+        refs: Sequence[Mapping[str, Any]] = (),
     ) -> None:
-        """Close a run row (status ok/failed) and record its outputs and provenance rows."""
+        """Close a run row (status ok/failed) and record its outputs and provenance rows.
+
+        ``refs``: tables, fetches and batched pulls the run stored or used (``store.refs``).
+        """
         wait = self.lock_wait_total_s
         with self._transaction(f"run_end:{status}") as con:
             con.execute(
@@ -394,6 +406,7 @@ class PipelineStore:
                 [utc_now_iso(), status, rows, sidecar_sha256, wait, error, run_id],
             )
             _insert_files(con, run_id, "output", outputs)
+            _insert_files(con, run_id, "ref", _unique_refs(refs))
             _insert_provenance(con, provenance)
 
     def record_provenance(self, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -417,7 +430,7 @@ def _insert_files(
             "INSERT INTO _run_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 run_id,
-                direction,
+                f.get("direction", direction),
                 str(f["path"]),
                 f.get("kind", "file"),
                 f.get("sha256"),
@@ -427,6 +440,14 @@ def _insert_files(
                 f.get("sidecar_sha256"),
             ],
         )
+
+
+def _unique_refs(refs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The last record per (direction, name): a table saved twice references its final content."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in refs:
+        out[(str(r["direction"]), str(r["path"]))] = {"kind": r["direction"], **r}
+    return list(out.values())
 
 
 def _insert_provenance(con: duckdb.DuckDBPyConnection, rows: Sequence[Mapping[str, Any]]) -> None:
