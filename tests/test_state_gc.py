@@ -41,8 +41,9 @@ def test_gc_keeps_referenced_and_frees_the_rest(tmp_path, capsys):
     stray = _fetch(FetchCache(store, tmp_path / "dl"), "https://a.org/stray", "stray\n")
     old_file = next(
         p["path"]
-        for p in store.execute_query("SELECT path FROM _fetch_checkpoints WHERE path LIKE '%src%'")
-        .to_dicts()
+        for p in store.execute_query(
+            "SELECT path FROM _fetch_checkpoints WHERE path LIKE '%src%'"
+        ).to_dicts()
         if "old" in open(p["path"]).read()
     )
     assert len(store.execute_query("SELECT * FROM _runs")) == 2
