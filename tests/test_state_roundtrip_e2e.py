@@ -12,6 +12,7 @@ import hashlib
 import socket
 import subprocess
 import sys
+import tarfile
 import threading
 from pathlib import Path
 
@@ -88,6 +89,11 @@ def test_snapshot_run_round_trip_identical(tmp_path):
     dest = e2e.copy_workflow(tmp_path / "clone")
     res = _state(dest, "inspect", str(bag))
     assert res.returncode == 0 and "valid bag" in res.stdout, res.stderr
+    assert "crate: ro-crate-metadata.json" in res.stdout  # the bag carries the run's crate
+    with tarfile.open(bag) as tf:
+        member = next(m for m in tf.getnames() if m.endswith("data/ro-crate-metadata.json"))
+        carried = tf.extractfile(member).read()
+    assert carried == (run.results / "ro-crate-metadata.json").read_bytes()
     res = _state(dest, "import", str(bag), "--restore-outputs")
     assert res.returncode == 0, res.stderr
     assert _digests(dest / db_rel) == _digests(src / db_rel)
