@@ -28,7 +28,7 @@ from usher_pipeline.persistence.transfer import table_digests  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
-LOCAL_ONLY = ("_lock_waits", "_imports")
+LOCAL_ONLY = ("_lock_waits", "_lock_log", "_imports")
 
 
 def _state(cwd: Path, *args: str, config: str = str(e2e.TEST_CONFIG_REL)):

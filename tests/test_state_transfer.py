@@ -26,7 +26,7 @@ def digests(db) -> dict:
         d = tr.table_digests(con)
     finally:
         con.close()
-    return {k: v for k, v in d.items() if k not in ("_lock_waits", "_imports")}
+    return {k: v for k, v in d.items() if k not in ("_lock_waits", "_lock_log", "_imports")}
 
 
 def make_state(root, db=None):

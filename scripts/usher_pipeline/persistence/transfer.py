@@ -55,7 +55,7 @@ CRATE_NAME = "ro-crate-metadata.json"
 
 # Tables that describe this machine's operation, not the science: exported (for the record) but
 # never merged into another database.
-_LOCAL_ONLY = ("_lock_waits", "_imports")
+_LOCAL_ONLY = ("_lock_waits", "_lock_log", "_imports")
 _RUN_TABLES = ("_runs", "_run_files", "_provenance")
 _BATCH_META = ("_batch_sets", "_batch_done")
 
