@@ -196,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--skip-workflow", action="store_true")
     ap.add_argument("--skip-fetch", action="store_true")
+    ap.add_argument("--skip-ops", action="store_true", help="skip (c)")
     ap.add_argument("--rounds", type=int, default=60, help="rounds of (c)")
     ap.add_argument("--stress-workers", type=int, default=16)
     ap.add_argument("--stress-pairs", type=int, default=100)
@@ -212,20 +213,21 @@ def main(argv: list[str] | None = None) -> int:
         wf_code, message = bench_workflow()
         print(f"(b) {message}")
         code = max(code, wf_code)
-    lat = bench_ops(args.rounds)
-    bare_name = next(iter(lat))
-    bare = lat[bare_name]
-    print(f"(c) per-operation latency, median of {args.rounds} interleaved rounds:")
-    worst = 0.0
-    for name, value in lat.items():
-        ratio = value / bare
-        if name != bare_name:
-            worst = max(worst, ratio)
-        print(f"    {name:40s} {value * 1e3:7.2f} ms  {ratio:4.2f}x bare")
-    verdict = "OK" if worst <= 2.0 else "ABOVE GOAL"
-    print(f"    slowest store operation {worst:.2f}x the bare figure (goal <= 2x: {verdict})")
-    if worst > 2.0:
-        code = max(code, 1)
+    if not args.skip_ops:
+        lat = bench_ops(args.rounds)
+        bare_name = next(iter(lat))
+        bare = lat[bare_name]
+        print(f"(c) per-operation latency, median of {args.rounds} interleaved rounds:")
+        worst = 0.0
+        for name, value in lat.items():
+            ratio = value / bare
+            if name != bare_name:
+                worst = max(worst, ratio)
+            print(f"    {name:40s} {value * 1e3:7.2f} ms  {ratio:4.2f}x bare")
+        verdict = "OK" if worst <= 2.0 else "ABOVE GOAL"
+        print(f"    slowest store operation {worst:.2f}x the bare figure (goal <= 2x: {verdict})")
+        if worst > 2.0:
+            code = max(code, 1)
     from usher_pipeline.persistence.stress import run_stress
 
     with tempfile.TemporaryDirectory(prefix="bench_state_stress_") as tmp:

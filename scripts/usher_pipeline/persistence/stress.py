@@ -1,9 +1,10 @@
 """Many processes on one state database: N workers x M save+check pairs (benchmark and test).
 
-Each worker appends one row per pair to a shared table (``save_dataframe(..., replace=False)``)
-and then checks it (``has_checkpoint`` and a bound-parameter query that must see all of its own
-rows so far). At the end the shared table must hold exactly one row per pair of every worker:
-0 errors, 0 lost and 0 duplicated rows.
+Each pair is two store operations: a save (one row appended to a shared table,
+``save_dataframe(..., replace=False)``) and a check (a bound-parameter query that must see all of
+the worker's rows so far). At the end the shared table must hold exactly one row per pair of every
+worker, and its checkpoint row must be complete with that row count: 0 errors, 0 lost and 0
+duplicated rows.
 """
 
 from __future__ import annotations
@@ -49,8 +50,6 @@ def _worker(db: str, worker: int, pairs: int, queue: Any) -> None:
             store.save_dataframe(
                 pl.DataFrame({"worker": [worker], "i": [i]}), "stress_shared", replace=False
             )
-            if not store.has_checkpoint("stress_shared"):
-                errors.append(f"worker {worker} pair {i}: checkpoint missing after save")
             n = store.execute_query(
                 "SELECT count(*) AS n FROM stress_shared WHERE worker = ?", [worker]
             )["n"][0]
@@ -86,4 +85,8 @@ def run_stress(db: str | Path, workers: int = 16, pairs: int = 100) -> StressRes
     res.rows_found = len(got)
     res.lost = len(expected - set(got))
     res.duplicated = len(got) - len(set(got))
+    store = PipelineStore(db)
+    cp = store.list_checkpoints().filter(table_name="stress_shared").to_dicts()
+    if not store.has_checkpoint("stress_shared") or not cp or cp[0]["row_count"] != len(got):
+        res.errors.append(f"checkpoint row of stress_shared does not match its {len(got)} rows")
     return res
