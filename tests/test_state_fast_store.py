@@ -98,5 +98,5 @@ def test_16_processes_save_check_pairs(tmp_path):
     assert res.errors == [], res.errors[:5]
     assert res.exitcodes == [0] * 16
     assert res.rows_found == res.rows_expected == 80 and res.lost == 0 and res.duplicated == 0
-    assert res.ok
+    assert res.ok and res.wall_s < 120  # 80 of the 1,600 pairs bench_state.py runs
     print(f"\n16 x 5 save+check pairs: {res.wall_s:.1f} s, 0 errors, 0 lost rows")
