@@ -1,7 +1,7 @@
 """``usher-pipeline`` command: run the workflow (and its report), inspect state, build the snapshot.
 
     usher-pipeline run [--cores N] [--configfile FILE ...] [--profile DIR] [--no-report] [-- ARGS]
-    usher-pipeline state {checkpoints,runs,provenance,lineage,verify,invalidate} ...
+    usher-pipeline state {checkpoints,runs,provenance,lineage,verify,invalidate,export,import,inspect,gc} ...
     usher-pipeline build-snapshot [--shared DIR] [--out DIR]
     usher-pipeline explain SYMBOL [--results DIR] [--json]
 
