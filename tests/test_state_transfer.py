@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import tarfile
+import time
 import zipfile
 
 import duckdb
@@ -286,6 +287,10 @@ def test_export_while_another_process_writes(tmp_path):
     p.start()
     try:
         assert ready.wait(60)
+        deadline = time.monotonic() + 60
+        while not PipelineStore(db, lock_timeout_s=60).has_checkpoint("crash_t"):
+            assert time.monotonic() < deadline, "the writer stored nothing"
+            time.sleep(0.05)
         gens = []
         for k in range(3):
             bag = tmp_path / f"busy{k}.tar"
