@@ -16,6 +16,7 @@ include: "workflow/rules/universe.smk"
 include: "workflow/rules/layers.smk"
 include: "workflow/rules/integrate.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/crate.smk"
 
 
 if config["mode"] == "live":
@@ -30,3 +31,4 @@ rule all:
     default_target: True
     input:
         final_outputs(),
+        rules.ro_crate.output.crate,

@@ -9,6 +9,13 @@
     and ``snakemake -n`` works, the workflow runs at ``--cores 4`` in a temporary copy of the repo;
     the summed ``_lock_waits.wait_s`` of its state database is printed as a fraction of the wall
     time (goal <= 5%). When the workflow cannot run, the script says so and exits non-zero.
+(c) per-operation latency of the store (save, check, query, load; median of interleaved rounds)
+    next to a bare DuckDB connect + insert + close measured in the same loop (goal: every store
+    operation <= 2x the bare figure).
+(d) 16 processes x 100 save+check pairs on one database file (goal: <= 120 s on 2 cores, 0 errors,
+    0 lost rows).
+
+    python benchmarks/bench_state.py --skip-workflow --skip-fetch      # (c) and (d) only
 """
 
 from __future__ import annotations
@@ -78,6 +85,49 @@ def bench_fetch(size_mb: float, repeats: int) -> dict[str, float]:
     return {"size_mb": size_mb, "fresh_s": fresh_s, "hit_s": hit_s, "ratio": fresh_s / hit_s}
 
 
+def bench_ops(rounds: int) -> dict[str, float]:
+    """Median latency (s) of store operations and of a bare DuckDB connect+insert+close."""
+    import duckdb
+    import polars as pl
+
+    with tempfile.TemporaryDirectory(prefix="bench_state_ops_") as tmp:
+        root = Path(tmp)
+        bare_db = str(root / "bare.duckdb")
+        con = duckdb.connect(bare_db)
+        con.execute("CREATE TABLE t (gene VARCHAR, score DOUBLE, i BIGINT)")
+        con.close()
+        store = PipelineStore(root / "store.duckdb", holder="bench")
+        table = pl.DataFrame({"gene": [f"G{i}" for i in range(10)], "score": [0.5] * 10})
+
+        def bare(i: int) -> None:
+            c = duckdb.connect(bare_db)
+            c.execute("INSERT INTO t VALUES (?, ?, ?)", [f"G{i}", 0.5, i])
+            c.close()
+
+        ops = {
+            "bare DuckDB connect+insert+close": bare,
+            "save_dataframe (10 rows, new content)": lambda i: store.save_dataframe(
+                table.with_columns(pl.lit(i).alias("i")), "bench_t"
+            ),
+            "has_checkpoint": lambda i: store.has_checkpoint("bench_t"),
+            "execute_query": lambda i: store.execute_query(
+                "SELECT count(*) AS n FROM bench_t WHERE i = ?", [i]
+            ),
+            "load_dataframe": lambda i: store.load_dataframe("bench_t"),
+        }
+        names = list(ops)
+        samples: dict[str, list[float]] = {n: [] for n in names}
+        for n in names:  # warm up (first connect, schema)
+            ops[n](0)
+        for r in range(rounds):
+            order = names[r % len(names) :] + names[: r % len(names)]  # same load for all
+            for n in order:
+                t0 = time.perf_counter()
+                ops[n](r + 1)
+                samples[n].append(time.perf_counter() - t0)
+    return {n: statistics.median(v) for n, v in samples.items()}
+
+
 def bench_workflow(cores: int = 4) -> tuple[int, str]:
     snakefile = REPO / "Snakefile"
     cfg = REPO / ".test" / "config" / "config.yaml"
@@ -145,17 +195,54 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size-mb", type=float, default=8.0)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--skip-workflow", action="store_true")
+    ap.add_argument("--skip-fetch", action="store_true")
+    ap.add_argument("--skip-ops", action="store_true", help="skip (c)")
+    ap.add_argument("--rounds", type=int, default=60, help="rounds of (c)")
+    ap.add_argument("--stress-workers", type=int, default=16)
+    ap.add_argument("--stress-pairs", type=int, default=100)
     args = ap.parse_args(argv)
-    res = bench_fetch(args.size_mb, args.repeats)
+    code = 0
+    if not args.skip_fetch:
+        res = bench_fetch(args.size_mb, args.repeats)
+        print(
+            f"(a) fetch of a {res['size_mb']:g} MB file over loopback HTTP: fresh "
+            f"{res['fresh_s'] * 1e3:.1f} ms, checkpoint hit {res['hit_s'] * 1e3:.1f} ms (median of "
+            f"{args.repeats}); fresh/hit = {res['ratio']:.1f}x"
+        )
+    if not args.skip_workflow:
+        wf_code, message = bench_workflow()
+        print(f"(b) {message}")
+        code = max(code, wf_code)
+    if not args.skip_ops:
+        lat = bench_ops(args.rounds)
+        bare_name = next(iter(lat))
+        bare = lat[bare_name]
+        print(f"(c) per-operation latency, median of {args.rounds} interleaved rounds:")
+        worst = 0.0
+        for name, value in lat.items():
+            ratio = value / bare
+            if name != bare_name:
+                worst = max(worst, ratio)
+            print(f"    {name:40s} {value * 1e3:7.2f} ms  {ratio:4.2f}x bare")
+        verdict = "OK" if worst <= 2.0 else "ABOVE GOAL"
+        print(f"    slowest store operation {worst:.2f}x the bare figure (goal <= 2x: {verdict})")
+        if worst > 2.0:
+            code = max(code, 1)
+    from usher_pipeline.persistence.stress import run_stress
+
+    with tempfile.TemporaryDirectory(prefix="bench_state_stress_") as tmp:
+        st = run_stress(Path(tmp) / "stress.duckdb", args.stress_workers, args.stress_pairs)
+    ok = st.ok and st.wall_s <= 120
     print(
-        f"(a) fetch of a {res['size_mb']:g} MB file over loopback HTTP: fresh {res['fresh_s'] * 1e3:.1f}"
-        f" ms, checkpoint hit {res['hit_s'] * 1e3:.1f} ms (median of {args.repeats}); "
-        f"fresh/hit = {res['ratio']:.1f}x"
+        f"(d) {st.workers} processes x {st.pairs} save+check pairs on one file: wall "
+        f"{st.wall_s:.1f} s, {len(st.errors)} errors, {st.lost} lost rows, {st.duplicated} "
+        f"duplicated ({st.rows_found}/{st.rows_expected} rows; goal <= 120 s, 0 errors, 0 lost: "
+        f"{'OK' if ok else 'FAILED'})"
     )
-    if args.skip_workflow:
-        return 0
-    code, message = bench_workflow()
-    print(f"(b) {message}")
+    for err in st.errors[:5]:
+        print(f"    {err}")
+    if not ok:
+        code = max(code, 1)
     return code
 
 

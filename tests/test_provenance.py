@@ -169,6 +169,7 @@ def test_rule_run_success(tmp_path):
         ("input", str(tmp_path / "in.tsv")),
         ("output", sm.output.parquet),
         ("output", sm.output.tsv),
+        ("table", "candidates"),  # what the run stored, by content hash (for state gc)
     }
     assert store.has_checkpoint("candidates")
     assert store.execute_query("SELECT count(*) AS n FROM _provenance")["n"][0] == 2

@@ -2,7 +2,8 @@
 
     usher-pipeline run [--cores N] [--configfile FILE ...] [--profile DIR] [--no-report]
                        [--dry-run] [-- ARGS]
-    usher-pipeline state {checkpoints,runs,provenance,lineage,verify,invalidate} ...
+    usher-pipeline state {checkpoints,runs,provenance,lineage,verify,invalidate,export,import,
+                          inspect,gc} ...
     usher-pipeline build-snapshot [--shared DIR] [--out DIR]
     usher-pipeline explain SYMBOL [--results DIR] [--json]
 

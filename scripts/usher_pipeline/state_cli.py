@@ -6,6 +6,10 @@ usher-pipeline state provenance OUTPUT
 usher-pipeline state lineage OUTPUT
 usher-pipeline state verify
 usher-pipeline state invalidate NAME      # a table name, a fetch key (prefix) or a source
+usher-pipeline state export FILE [--runs ID ...] [--with-outputs] [--with-cache] [--root DIR]
+usher-pipeline state import FILE [--replace] [--restore-outputs] [--root DIR]
+usher-pipeline state inspect FILE [--json]
+usher-pipeline state gc [--keep-last N] [--dry-run]
 """
 
 from __future__ import annotations
@@ -91,7 +95,9 @@ def cmd_runs(store: PipelineStore, args: argparse.Namespace) -> int:
     sql = (
         "SELECT run_id, rule, wildcards, started_at, ended_at, status, rows, "
         "substr(sidecar_sha256, 1, 16) AS sidecar_sha256, round(lock_wait_s, 3) AS lock_wait_s, "
-        "error FROM _runs WHERE (? IS NULL OR rule = ?) AND (? IS NULL OR status = ?) "
+        "error, (SELECT coalesce(sum(f.size), 0) FROM _run_files f WHERE f.run_id = _runs.run_id "
+        "AND f.direction = 'output') AS size FROM _runs "
+        "WHERE (? IS NULL OR rule = ?) AND (? IS NULL OR status = ?) "
         "ORDER BY started_at DESC LIMIT ?"
     )
     rows = store.execute_query(
@@ -106,6 +112,7 @@ def cmd_runs(store: PipelineStore, args: argparse.Namespace) -> int:
             "wildcards",
             "status",
             "rows",
+            "size",
             "sidecar_sha256",
             "lock_wait_s",
             "run_id",
@@ -247,6 +254,163 @@ def cmd_invalidate(store: PipelineStore, args: argparse.Namespace) -> int:
     return 0
 
 
+def _results_dir(store: PipelineStore) -> Path:
+    return Path(getattr(store, "cli_config", {}).get("results_dir") or "results")
+
+
+def cmd_export(store: PipelineStore, args: argparse.Namespace) -> int:
+    from usher_pipeline.persistence.provenance import config_hash
+    from usher_pipeline.persistence.transfer import CRATE_NAME, export_state
+
+    config = getattr(store, "cli_config", {})
+    summary = export_state(
+        store,
+        args.file,
+        root=args.root,
+        runs=args.runs,
+        with_outputs=args.with_outputs,
+        with_cache=args.with_cache,
+        config_hash=config_hash(config) if config else None,
+        crate=_results_dir(store) / CRATE_NAME,
+    )
+    parts = ", ".join(f"{n} {role}" for role, n in sorted(summary.files.items())) or "no files"
+    print(
+        f"wrote {summary.path} ({summary.size:,} bytes, sha256 {summary.sha256}): "
+        f"{summary.runs} runs, {summary.tables} tables, {parts}; "
+        f"{summary.referenced} files referenced by sha256 only"
+    )
+    for item in summary.skipped:
+        print(f"not included: {item}")
+    return 0
+
+
+def cmd_import(store: PipelineStore, args: argparse.Namespace) -> int:
+    from usher_pipeline.persistence.transfer import BagError, import_state
+
+    try:
+        s = import_state(
+            store,
+            args.file,
+            root=args.root,
+            replace=args.replace,
+            restore_outputs=args.restore_outputs,
+        )
+    except BagError as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 2
+    if s.already_imported:
+        print(f"{s.source} (sha256 {s.sha256[:16]}) was already imported: nothing changed")
+        return 0
+    print(
+        f"imported {s.source} (sha256 {s.sha256[:16]}) into {store.db_path}: "
+        f"{s.runs_added} runs added, {s.runs_replaced} replaced; tables added "
+        f"{len(s.tables_added)}, replaced {len(s.tables_replaced)}; {s.fetches_added} fetch "
+        f"checkpoints and {s.batch_sets_added} batched pulls added; "
+        f"{len(s.files_restored)} files restored"
+    )
+    if s.tables_kept:
+        print(
+            f"kept the local version of {len(s.tables_kept)} differing tables "
+            f"(--replace takes the bag's): {', '.join(s.tables_kept)}"
+        )
+    for path in s.files_conflicting:
+        print(f"not restored (a different file is already there): {path}")
+    return 0
+
+
+def cmd_inspect(store: PipelineStore | None, args: argparse.Namespace) -> int:
+    from usher_pipeline.persistence.transfer import BagError, inspect_bag
+
+    try:
+        m = inspect_bag(args.file)
+    except BagError as exc:
+        print(f"invalid: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(m, indent=2, sort_keys=True))
+        return 0
+    bag = m["bag_file"]
+    print(f"{bag['path']}: valid bag ({bag['size']:,} bytes, sha256 {bag['sha256']})")
+    print(f"format {m['format']} {m['format_version']}, created {m['created_at']}")
+    pipe = m["pipeline"]
+    print(
+        f"pipeline {pipe['version']} (commit {pipe.get('git_commit') or '-'}); "
+        + ", ".join(f"{k} {v}" for k, v in m["software"].items() if v)
+    )
+    print(
+        f"config hash {m.get('config_hash') or '-'}; runs recorded with config "
+        f"{', '.join(h[:16] for h in m.get('run_config_hashes') or []) or '-'}"
+    )
+    print(f"options: {json.dumps(m['options'], sort_keys=True)}")
+    print(f"{len(m['run_ids'])} runs; crate: {m.get('crate') or 'none'}")
+    print("\nTables:")
+    _print_table(
+        [
+            {"table": k, "rows": v["rows"], "content_sha256": v["content_sha256"][:16]}
+            for k, v in sorted(m["tables"].items())
+        ],
+        ["table", "rows", "content_sha256"],
+    )
+    print("\nFiles:")
+    _print_table(
+        [
+            {
+                "role": f["role"],
+                "in_bag": "yes" if f.get("member") else "sha256 only",
+                "size": f.get("size"),
+                "sha256": (f.get("sha256") or "")[:16],
+                "path": f["path"],
+            }
+            for f in m["files"]
+        ],
+        ["role", "in_bag", "size", "sha256", "path"],
+    )
+    return 0
+
+
+def _human(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if abs(size) < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{n} B"
+
+
+def cmd_gc(store: PipelineStore, args: argparse.Namespace) -> int:
+    from usher_pipeline.persistence.gc import collect_garbage
+
+    plan = collect_garbage(store, keep_last=args.keep_last, dry_run=args.dry_run)
+    verb = "would drop" if plan.dry_run else "dropped"
+    print(
+        f"{len(plan.runs_kept)} of {plan.runs_total} runs kept (last {plan.keep_last} per "
+        "rule and wildcards, running ones, and the producers of current outputs)"
+    )
+    for r in plan.runs_dropped:
+        print(f"{verb} run {r['run_id']}  {r['rule']}  {r['status']}  {r['started_at']}")
+    for t in plan.tables_dropped:
+        print(f"{verb} table {t['table_name']} ({t['rows']} rows)")
+    for f in plan.fetches_dropped:
+        print(f"{verb} fetch checkpoint {f['key'][:16]} {f['source']} ({f['path']})")
+    for b in plan.batches_dropped:
+        print(f"{verb} batched pull {b['key'][:16]} {b['source']} ({b['rows']} rows)")
+    freed = f"{_human(plan.bytes_files)} of downloads"
+    if plan.dry_run:
+        print(
+            f"dry run: {len(plan.runs_dropped)} runs, {len(plan.tables_dropped)} tables, "
+            f"{len(plan.fetches_dropped)} fetch checkpoints, {len(plan.batches_dropped)} batched "
+            f"pulls and {freed} would be freed; nothing changed"
+        )
+    else:
+        print(
+            f"freed {len(plan.runs_dropped)} runs, {len(plan.tables_dropped)} tables, "
+            f"{len(plan.fetches_dropped)} fetch checkpoints, {len(plan.batches_dropped)} batched "
+            f"pulls, {freed}; database {_human(plan.db_size_before)} -> "
+            f"{_human(plan.db_size_after)}"
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="usher-pipeline state", description="Inspect and maintain the state database."
@@ -266,6 +430,27 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("verify", help="re-hash recorded outputs; non-zero exit on any mismatch")
     inv = sub.add_parser("invalidate", help="drop a table checkpoint or fetch checkpoint(s)")
     inv.add_argument("name", help="table name, fetch key (prefix) or source name")
+    gc = sub.add_parser("gc", help="drop runs, tables and cache no kept run references")
+    gc.add_argument("--keep-last", type=int, default=1, help="runs kept per rule (default 1)")
+    gc.add_argument("--dry-run", action="store_true", help="list what would go; change nothing")
+    exp = sub.add_parser("export", help="write the state (and optionally files) to a bag")
+    exp.add_argument("file", help="bag to write: .tar, .tar.gz or .zip")
+    exp.add_argument("--runs", nargs="+", help="run ids (or unique prefixes) to export")
+    exp.add_argument("--with-outputs", action="store_true", help="include the result files")
+    exp.add_argument(
+        "--with-cache", action="store_true", help="include live downloads and batch checkpoints"
+    )
+    exp.add_argument("--root", help="folder recorded paths are relative to (default: .)")
+    imp = sub.add_parser("import", help="validate a bag and merge it into the state database")
+    imp.add_argument("file")
+    imp.add_argument("--replace", action="store_true", help="the bag wins on conflicts")
+    imp.add_argument(
+        "--restore-outputs", action="store_true", help="also put the bag's outputs in place"
+    )
+    imp.add_argument("--root", help="folder recorded paths are relative to (default: .)")
+    ins = sub.add_parser("inspect", help="validate a bag and show what it holds")
+    ins.add_argument("file")
+    ins.add_argument("--json", action="store_true")
     return parser
 
 
@@ -276,11 +461,16 @@ _COMMANDS = {
     "lineage": cmd_lineage,
     "verify": cmd_verify,
     "invalidate": cmd_invalidate,
+    "export": cmd_export,
+    "gc": cmd_gc,
+    "import": cmd_import,
 }
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "inspect":
+        return cmd_inspect(None, args)
     with _open_store(args) as store:
         return _COMMANDS[args.command](store, args)
 

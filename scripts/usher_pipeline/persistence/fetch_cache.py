@@ -129,7 +129,7 @@ class FetchCache:
         return cls(store, cache_dir)
 
     def _lookup(self, key: str) -> dict[str, Any] | None:
-        with self.store._transaction("fetch_lookup") as con:
+        with self.store._transaction("fetch_lookup", write=False) as con:
             rel = con.sql(
                 "SELECT * FROM _fetch_checkpoints WHERE key = ? ORDER BY fetched_at DESC LIMIT 1",
                 params=[key],
@@ -151,6 +151,7 @@ class FetchCache:
         path = Path(row["path"])
         if not path.is_file() or sha256_file(path) != row["sha256"]:
             return None
+        self.store.refs.append({"direction": "fetch", "path": key, "sha256": row["sha256"]})
         return FetchResult(
             path=path,
             sha256=row["sha256"],
@@ -222,6 +223,7 @@ class FetchCache:
                         canonical_json(meta),
                     ],
                 )
+        self.store.refs.append({"direction": "fetch", "path": key, "sha256": digest})
         return FetchResult(
             path=final,
             sha256=digest,
@@ -301,9 +303,10 @@ class BatchCheckpoint:
         self.source = source
         self.release = release
         self.table = _batch_table(key)
+        store.refs.append({"direction": "batch", "path": key, "sha256": None})
 
     def done_batch_ids(self) -> set[str]:
-        with self.store._transaction("batch_done_ids") as con:
+        with self.store._transaction("batch_done_ids", write=False) as con:
             rows = con.execute(
                 "SELECT batch_id FROM _batch_done WHERE key = ?", [self.key]
             ).fetchall()
@@ -354,7 +357,7 @@ class BatchCheckpoint:
     def load_all(self, *, with_batch_id: bool = False) -> pl.DataFrame | None:
         """All rows of finished batches, in save order; None when nothing was saved."""
         q = quote_ident(self.table)
-        with self.store._transaction("batch_load") as con:
+        with self.store._transaction("batch_load", write=False) as con:
             if not _table_exists(con, self.table):
                 return None
             table = con.sql(

@@ -115,11 +115,25 @@ class DatabaseLock:
         if not self._tlock.acquire(timeout=self.timeout_s):
             raise LockTimeoutError(self.db_path, self.timeout_s, self.read_owner())
         try:
-            remaining = max(deadline - time.perf_counter(), 0.0)
+            # Poll with a growing interval (1 ms up to 50 ms): a process that has waited long
+            # polls rarely, so many waiters leave the CPU to the holder, while the first waiter
+            # still notices a release within a few milliseconds.
+            delay = 0.001
             try:
-                self._flock.acquire(timeout=remaining)
-            except filelock.Timeout:
-                raise LockTimeoutError(self.db_path, self.timeout_s, self.read_owner()) from None
+                while True:
+                    try:
+                        self._flock.acquire(blocking=False)
+                        break
+                    except filelock.Timeout:
+                        now = time.perf_counter()
+                        if now >= deadline:
+                            raise LockTimeoutError(
+                                self.db_path, self.timeout_s, self.read_owner()
+                            ) from None
+                        time.sleep(min(delay, deadline - now))
+                        delay = min(delay * 1.5, 0.05)
+            except LockTimeoutError:
+                raise
             except OSError as exc:
                 raise OSError(
                     f"cannot lock {self.lock_path}: this filesystem does not support flock(). Put "

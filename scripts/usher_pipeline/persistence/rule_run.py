@@ -90,6 +90,8 @@ class RuleRun:
         self._before: dict[str, tuple[float, int] | None] = {}
         self._rows_written: dict[str, int] = {}
         self._started = False
+        self._refs_start = 0
+        self._tables: list[Any] = []
 
     # ------------------------------------------------------------------ properties
     @property
@@ -117,6 +119,7 @@ class RuleRun:
             else:
                 self.log.warning("input %s does not exist; not hashed", path)
         self.store.holder = self.store.holder or self.holder
+        self._refs_start = len(self.store.refs)
         self.store.start_run(
             self.run_id,
             self.rule,
@@ -188,10 +191,12 @@ class RuleRun:
         self.register_output(path)
         self._rows_written[str(path)] = frame.height
         if table_name:
-            version = self.store.save_dataframe(
-                frame, table_name, description, config_hash=self.tracker.config_hash
+            # stored with the run's record, in the one transaction that closes the job
+            self._tables.append(
+                self.store.prepare_table(
+                    frame, table_name, description, config_hash=self.tracker.config_hash
+                )
             )
-            self.log.info("stored table %s (dataset_version %s)", table_name, version)
         self.log.info("wrote %s (%d rows)", path, frame.height)
 
     def write_tsv(self, df: Any, path: str | os.PathLike[str]) -> None:
@@ -260,14 +265,18 @@ class RuleRun:
         known = [r["rows"] for r in records if r.get("rows") is not None]
         rows = sum(known) if known else None
         provenance = self.tracker.store_rows()
-        self.store.finish_run(
+        versions = self.store.finish_run(
             self.run_id,
             status="ok",
             rows=rows,
             sidecar_sha256=files[0]["sidecar_sha256"] if files else None,
             outputs=files,
             provenance=provenance,
+            refs=self.store.refs[self._refs_start :],
+            tables=self._tables,
         )
+        for prep, version in zip(self._tables, versions, strict=True):
+            self.log.info("stored table %s (dataset_version %s)", prep.table_name, version)
         self.log.info("rule %s finished ok (%d outputs, rows=%s)", self.rule, len(files), rows)
 
     def _remove_outputs(self) -> list[str]:
