@@ -100,8 +100,9 @@ def gene_universe_rule(snakemake: Any) -> None:
         if isinstance(subset_files, str):
             subset_files = [subset_files]
         if subset_files:
-            lines = Path(subset_files[0]).read_text().splitlines()
-            subset = [s.strip() for s in lines if s.strip() and not s.startswith("#")]
+            from .config_check import read_gene_subset
+
+            subset = read_gene_subset(subset_files[0])
         full_genes, full_aliases, summary = universe_step(inputs, None)
         run.record_step("build universe", summary)
         flags, log, set_stats = gene_sets_step(inputs, full_aliases, full_genes, run.config)
@@ -109,7 +110,7 @@ def gene_universe_rule(snakemake: Any) -> None:
                                               for k, v in set_stats.items()})  # fmt: skip
         genes, aliases = full_genes, full_aliases
         if subset is not None:
-            genes, aliases, sub_summary = universe_step(inputs, subset)
+            genes, aliases, sub_summary = universe_step(inputs, subset, subset_files[0])
             summary["subset_genes"] = sub_summary["subset_genes"]
             flags = flags.join(genes.select("gene_id"), on="gene_id", how="semi")
         run.write_parquet(genes, snakemake.output.genes, table_name="universe_genes",
