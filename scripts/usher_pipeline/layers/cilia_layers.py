@@ -526,7 +526,8 @@ def ciliary_function_layer(
         .unique()
         .sort()
         .alias("function_reactome_pathways"),
-        (1.0 - (1.0 - pl.col("w")).product()).alias("_s"),
+        # sorted: a float product must not depend on the (multi-threaded) group order
+        (1.0 - (1.0 - pl.col("w").sort()).product()).alias("_s"),
     )
     out = (
         universe.select("gene_id")
