@@ -316,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("checkpoints", help="list stored tables and fetch checkpoints")
     runs = sub.add_parser("runs", help="list rule executions")
     runs.add_argument("--rule")
-    runs.add_argument("--status", choices=["running", "ok", "failed"])
+    runs.add_argument("--status", choices=["running", "ok", "failed", "interrupted"])
     runs.add_argument("--limit", type=int, default=50)
     prov = sub.add_parser("provenance", help="show an output's provenance")
     prov.add_argument("output")
