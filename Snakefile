@@ -1,5 +1,9 @@
 # usher-pipeline: screen human protein-coding genes for under-studied cilia / Usher candidates.
 # Thin entry point: config + schema validation, rule modules, and the target rule.
+import os
+import sys
+from pathlib import Path
+
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -9,6 +13,18 @@ configfile: "config/config.yaml"
 
 
 validate(config, "workflow/schemas/config.schema.yaml")
+
+sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
+from usher_pipeline.config_check import check_config
+
+# Meaning checks (tier order, weights, results_dir, gene subset file) before any job.
+check_config(
+    config,
+    workflow.configfiles,
+    workflow.basedir,
+    os.getcwd(),
+    override_files=workflow.overwrite_configfiles or (),
+)
 
 
 include: "workflow/rules/common.smk"

@@ -95,3 +95,78 @@ def test_db_from_configfile(workflow_state, tmp_path, capsys):
     cfg.write_text(f"state:\n  db: {db}\n  lock_timeout_s: 5\n")
     assert main(["--configfile", str(cfg), "checkpoints"]) == 0
     assert "scored" in capsys.readouterr().out
+
+
+def test_missing_db_is_refused_naming_the_path_and_nothing_is_created(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)  # not the repository root: no config/config.yaml, no state/
+    assert main(["verify"]) == 2
+    err = capsys.readouterr().err
+    assert str(tmp_path / "state" / "usher_pipeline.duckdb") in err and "repository root" in err
+    assert not (tmp_path / "state").exists()
+    nope = tmp_path / "elsewhere" / "nope.duckdb"
+    for command in (["verify"], ["runs"], ["checkpoints"]):
+        assert main(["--db", str(nope), *command]) == 2
+        assert str(nope) in capsys.readouterr().err
+    assert not nope.parent.exists()
+
+
+def test_verify_outside_the_root_refuses_relative_recorded_paths(tmp_path, monkeypatch, capsys):
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "Snakefile").write_text("")
+    monkeypatch.chdir(root)
+    (root / "in.tsv").write_text("gene\nA\n")
+    sm = fake_snakemake(root, rule="parse", inputs=["in.tsv"], outputs=["r/out.tsv"])
+    sm.output = type(sm.output)(["r/out.tsv"])  # recorded relative, as Snakemake gives paths
+    with RuleRun(sm) as run:
+        run.write_tsv(pl.read_csv(root / "in.tsv"), "r/out.tsv")
+    db = sm.config["state"]["db"]
+    assert main(["--db", db, "verify"]) in (0, 1)
+    assert "OK        r/out.tsv" in capsys.readouterr().out
+    other = tmp_path / "other"
+    other.mkdir()
+    monkeypatch.chdir(other)
+    assert main(["--db", db, "verify"]) == 2
+    err = capsys.readouterr().err
+    assert "not the repository root" in err and "r/out.tsv" in err
+
+
+def test_verify_rehashes_snapshot_files(workflow_state, capsys):
+    import shutil
+
+    from core_fixtures import MINI
+
+    tmp_path, db = workflow_state
+    snap = tmp_path / "snap"
+    shutil.copytree(MINI, snap)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"snapshot_dir: {snap}\nstate:\n  db: {db}\n")
+    assert main(["--configfile", str(cfg), "verify"]) == 0
+    out = capsys.readouterr().out
+    n = len(json.loads((snap / "manifest.json").read_text())["files"])
+    assert f"{n} snapshot files, 0 problem(s)" in out
+    entry = json.loads((snap / "manifest.json").read_text())["files"][0]
+    target = snap / entry["path"]
+    stat = target.stat()
+    data = bytearray(target.read_bytes())
+    data[-1] ^= 0x01
+    target.write_bytes(bytes(data))
+    import os
+
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same size and mtime
+    assert main(["--configfile", str(cfg), "verify"]) == 1
+    out = capsys.readouterr().out
+    assert f"CHANGED   {target}" in out and entry["key"] in out and "1 problem(s)" in out
+    target.unlink()
+    assert main(["--configfile", str(cfg), "verify"]) == 1
+    assert f"MISSING   {target}" in capsys.readouterr().out
+
+
+def test_verify_names_the_rule_that_recorded_a_changed_output(workflow_state, capsys):
+    tmp_path, db = workflow_state
+    parsed = tmp_path / "r" / "parsed.tsv"
+    parsed.write_text("gene\nZ\n")
+    assert main(["--db", db, "verify"]) == 1
+    assert "changed after rule parse recorded it" in capsys.readouterr().out

@@ -142,7 +142,8 @@ def test_nothing_to_do_after_run_and_run_history():
     finally:
         con.close()
     rules = {r for r, s in rows if s == "ok"}
-    expected = {"verify_snapshot", "gene_universe", "integrate", "validate", "plots"}
+    expected = {"verify_snapshot", "gene_universe", "integrate", "validate", "publish_candidates",
+                "plots"}  # fmt: skip
     expected |= {f"layer_{name}" for name in LAYER_NAMES}
     assert expected <= rules
     assert not [r for r in rows if r[1] != "ok"]
@@ -176,6 +177,10 @@ def test_failed_gate_fails_run_with_clear_message():
     results = e2e.results_dir(work)
     assert not (results / "validation/metrics.tsv").exists()
     assert not (results / "reproducibility_report.md").exists()
+    # no candidate list looks valid: only the unvalidated intermediate exists
+    for name in ("candidates.tsv", "candidates.parquet", "report/candidates_table.html"):
+        assert not (results / name).exists(), name
+    assert (results / "unvalidated/candidates.parquet").is_file()
     con = duckdb.connect(str(work / cfg["state"]["db"]), read_only=True)
     try:
         metrics = dict(con.execute("SELECT metric, passed FROM validation_metrics").fetchall())

@@ -69,9 +69,12 @@ def test_live_workflow_then_rerun_without_results_makes_zero_requests():
         assert lit["literature_score"].null_count() < lit.height  # context counts used
         assert (lit["pubmed_cilia"] >= 0).all()
         expr = pl.read_parquet(results / "layers/expression.parquet")
-        # tissue RNA sources disabled: unknown; the retina single-cell markers still cover all
+        # live tissue RNA disabled: unknown; the layer is the (offline) retina single-cell part
         assert expr["tissue_score"].null_count() == expr.height
         assert expr["retina_photoreceptor_score"].null_count() == 0
+        assert expr["expression_score"].equals(
+            expr["retina_photoreceptor_score"], check_names=False
+        )
         cons = pl.read_parquet(results / "layers/constraint.parquet")
         assert cons["s_het"].null_count() < cons.height  # fell back to the snapshot's s_het
         first = {

@@ -85,6 +85,35 @@ def print_live_plan(config: dict) -> None:
         os.chdir(cwd)
 
 
+def recover_dead_run(base: list[str], args: argparse.Namespace) -> bool:
+    """Before a run: clean up after a killed one (stale Snakemake lock, ``running`` rows of dead
+    processes, orphan temporary files); see :mod:`usher_pipeline.recovery`. True when something
+    of a dead run was found. Raises RuntimeError when a live run holds the lock."""
+    from .recovery import LiveRunError, recover
+
+    config = load_config(args.configfile, args.config)
+    unlock_cmd = [*base, "--unlock"]
+    try:
+        rec = recover(
+            REPO,
+            config.get("results_dir") or "results",
+            (config.get("state") or {}).get("db") or "state/usher_pipeline.duckdb",
+            unlock=lambda: _call(unlock_cmd),
+            unlock_command=shlex.join(unlock_cmd),
+        )
+    except LiveRunError as exc:
+        raise RuntimeError(str(exc)) from exc
+    if rec.unlocked:
+        print(f"recovered: removed the stale Snakemake lock of a dead run ({len(rec.stale_locks)} "
+              "lock file(s))", flush=True)  # fmt: skip
+    for row in rec.interrupted_runs:
+        print(f"recovered: run {row['run_id'][:12]} of rule {row['rule']} (pid {row['pid']}, "
+              f"started {row['started_at']}) marked interrupted", flush=True)  # fmt: skip
+    for path in rec.removed_tmp:
+        print(f"recovered: removed orphan temporary file {path}", flush=True)
+    return rec.recovered or bool(rec.stale_locks)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     base = [_snakemake(), "--snakefile", str(REPO / "Snakefile"), "--directory", str(REPO)]
     if args.profile:
@@ -98,7 +127,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         if config.get("mode") == "live":
             print_live_plan(config)
         return _call([*base, "--cores", str(args.cores), "--dry-run", *args.snakemake_args])
-    rc = _call([*base, "--cores", str(args.cores), *args.snakemake_args])
+    extra = []
+    try:
+        recovered = recover_dead_run(base, args)
+    except RuntimeError as exc:
+        print(f"usher-pipeline run: {exc}", file=sys.stderr)
+        return 3
+    if recovered and "--rerun-incomplete" not in args.snakemake_args:
+        extra.append("--rerun-incomplete")  # the dead run's half-written outputs are redone
+    rc = _call([*base, "--cores", str(args.cores), *extra, *args.snakemake_args])
     if rc != 0 or args.no_report:
         return rc
     report = Path(_results_dir(args.configfile, args.config or [])) / "report.html"

@@ -27,3 +27,7 @@ class MappingError(UsherPipelineError):
 
 class ValidationGateError(UsherPipelineError):
     """A validation metric failed its configured gate."""
+
+
+class ConfigError(UsherPipelineError):
+    """The configuration is valid against the schema but makes no sense (names the key and file)."""

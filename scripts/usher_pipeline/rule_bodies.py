@@ -100,8 +100,9 @@ def gene_universe_rule(snakemake: Any) -> None:
         if isinstance(subset_files, str):
             subset_files = [subset_files]
         if subset_files:
-            lines = Path(subset_files[0]).read_text().splitlines()
-            subset = [s.strip() for s in lines if s.strip() and not s.startswith("#")]
+            from .config_check import read_gene_subset
+
+            subset = read_gene_subset(subset_files[0])
         full_genes, full_aliases, summary = universe_step(inputs, None)
         run.record_step("build universe", summary)
         flags, log, set_stats = gene_sets_step(inputs, full_aliases, full_genes, run.config)
@@ -109,7 +110,7 @@ def gene_universe_rule(snakemake: Any) -> None:
                                               for k, v in set_stats.items()})  # fmt: skip
         genes, aliases = full_genes, full_aliases
         if subset is not None:
-            genes, aliases, sub_summary = universe_step(inputs, subset)
+            genes, aliases, sub_summary = universe_step(inputs, subset, subset_files[0])
             summary["subset_genes"] = sub_summary["subset_genes"]
             flags = flags.join(genes.select("gene_id"), on="gene_id", how="semi")
         run.write_parquet(genes, snakemake.output.genes, table_name="universe_genes",
@@ -255,6 +256,25 @@ def integrate_rule(snakemake: Any) -> None:
                      "evidence_gaps", "hgnc_id", "ncbi_gene_id", "ensembl_gene",
                      "uniprot_acc", "description"]  # fmt: skip
         candidates = evidence.filter(~known).select(cand_cols).sort("rank")
+        # Not the candidate list yet: publish_candidates copies it to candidates.tsv/.parquet
+        # once the validation gates passed.
+        run.write_parquet(candidates, snakemake.output.candidates_unvalidated,
+                          sort_by="rank", description="candidates before validation")  # fmt: skip
+
+
+def publish_candidates_rule(snakemake: Any) -> None:
+    """Write the candidate list users read, only after validation passed (validate fails the
+    run otherwise, so this job never starts); refuse a summary that records failed gates."""
+    from .validation import assert_publishable
+
+    with RuleRun(snakemake) as run:
+        summary = json.loads(Path(snakemake.input.validation).read_text())
+        assert_publishable(summary, snakemake.input.validation)
+        candidates = pl.read_parquet(snakemake.input.candidates).sort("rank")
+        run.record_step(
+            "publish candidates",
+            {"candidates": candidates.height, "gates": summary.get("gates_status", "passed")},
+        )
         run.write_parquet(candidates, snakemake.output.candidates_parquet,
                           table_name="candidates", sort_by="rank")  # fmt: skip
         run.write_tsv(candidates, snakemake.output.candidates_tsv)
@@ -262,14 +282,17 @@ def integrate_rule(snakemake: Any) -> None:
 
 def validate_rule(snakemake: Any) -> None:
     from .validation import (
+        NOT_APPLICABLE,
         check_gates,
         cv_recall_by_fold,
+        gates_apply,
         percentiles,
         raise_on_failed,
         refit_stability,
         spearman,
         temporal_holdout,
         top_n_stability,
+        withdraw_published,
     )
 
     with RuleRun(snakemake) as run:
@@ -343,24 +366,32 @@ def validate_rule(snakemake: Any) -> None:
             "n_housekeeping": len(hk),
             "n_candidates": nk.height,
         }
-        failed = check_gates(metrics, v["gates"])
+        applied = gates_apply(snakemake.params.gene_subset, v.get("subset_gates"))
+        failed = check_gates(metrics, v["gates"]) if applied else []
+        na = None if applied else NOT_APPLICABLE
         rows = [
             {"metric": k, "value": None if val is None else float(val),
-             "gate": _gate_text(k, v["gates"]), "passed": _gate_passed(k, failed, v["gates"])}
+             "gate": _gate_text(k, v["gates"], na),
+             "passed": _gate_passed(k, failed, v["gates"]) if applied else None}
             for k, val in metrics.items()
         ]  # fmt: skip
         mtable = pl.DataFrame(rows, schema={"metric": pl.String, "value": pl.Float64,
                                             "gate": pl.String, "passed": pl.Boolean})  # fmt: skip
         run.store.save_dataframe(mtable, "validation_metrics", "validation metrics of the run")
         run.store.save_dataframe(folds, "validation_cv_folds", "cross-validated recall per fold")
-        run.record_step("validation", {"failed_gates": failed, **{k: metrics[k] for k in metrics}})
+        status = "passed" if applied else "not_applicable_gene_subset"
+        run.record_step("validation", {"failed_gates": failed, "gates_status": status,
+                                       **{k: metrics[k] for k in metrics}})  # fmt: skip
+        if failed:
+            for path in withdraw_published(snakemake.params.published):
+                run.log.info("removed %s: the validation gates failed", path)
         raise_on_failed(failed)
         run.write_tsv(mtable, snakemake.output.metrics)
         run.write_tsv(controls.sort("control_set", "rank_all"), snakemake.output.controls)
         run.write_tsv(folds, snakemake.output.folds)
         run.write_tsv(stab, snakemake.output.stability)
-        _write_json(run, {"metrics": metrics, "gates": v["gates"], "failed": failed},
-                    snakemake.output.summary)  # fmt: skip
+        _write_json(run, {"metrics": metrics, "gates": v["gates"], "failed": failed,
+                          "gates_status": status}, snakemake.output.summary)  # fmt: skip
 
 
 _GATE_OF = {
@@ -376,10 +407,10 @@ _GATE_OF = {
 }
 
 
-def _gate_text(metric: str, gates: dict) -> str | None:
+def _gate_text(metric: str, gates: dict, note: str | None = None) -> str | None:
     if metric in _GATE_OF and _GATE_OF[metric][0] in gates:
         gate, op = _GATE_OF[metric]
-        return f"{op} {gates[gate]}"
+        return f"{op} {gates[gate]}" + (f" ({note})" if note else "")
     return None
 
 

@@ -477,6 +477,38 @@ def verify_snapshot(snapshot_dir: str | Path, keys: Iterable[str] | None = None)
     return verified
 
 
+def check_snapshot_hashes(snapshot_dir: str | Path, paths: Iterable[str | Path]) -> list[str]:
+    """Hash the files among ``paths`` that the snapshot manifest lists and compare with it.
+
+    Paths outside ``snapshot_dir`` (or not in its manifest) are ignored and not read. Returns the
+    manifest keys checked; raises SnapshotError naming every missing or altered file. Does
+    nothing when the folder has no manifest (e.g. a live-mode cache).
+    """
+    root = Path(snapshot_dir).resolve()
+    if not (root / MANIFEST_NAME).is_file():
+        return []
+    by_path = {(root / e["path"]).resolve(): e for e in load_manifest(root)["files"]}
+    checked, problems = [], []
+    for path in paths:
+        entry = by_path.get(Path(path).resolve())
+        if entry is None:
+            continue
+        checked.append(entry["key"])
+        if not Path(path).is_file():
+            problems.append(f"{path}: missing (snapshot file '{entry['key']}')")
+            continue
+        sha = sha256_file(path)
+        if sha != entry["sha256"]:
+            problems.append(
+                f"{path}: altered since the snapshot was built (sha256 {sha[:16]}, manifest "
+                f"{entry['sha256'][:16]}, file '{entry['key']}'); restore it "
+                f"(e.g. `git checkout -- {path}`) or rebuild the snapshot"
+            )
+    if problems:
+        raise SnapshotError("snapshot file check failed:\n  " + "\n  ".join(problems))
+    return sorted(checked)
+
+
 def snapshot_entry(snapshot_dir: str | Path, key: str) -> dict:
     """The manifest entry of one snapshot file."""
     for entry in load_manifest(snapshot_dir)["files"]:

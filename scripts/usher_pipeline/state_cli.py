@@ -36,7 +36,11 @@ def _load_config(path: Path) -> dict[str, Any]:
         return yaml.safe_load(fh) or {}
 
 
-def _open_store(args: argparse.Namespace) -> PipelineStore:
+class StateNotFoundError(Exception):
+    """No state database where the command looked (it never creates one)."""
+
+
+def _open_store(args: argparse.Namespace, create: bool = False) -> PipelineStore:
     config: dict[str, Any] = {}
     if args.configfile:
         config = _load_config(Path(args.configfile))
@@ -44,6 +48,18 @@ def _open_store(args: argparse.Namespace) -> PipelineStore:
         config = _load_config(DEFAULT_CONFIG)
     state = dict(config.get("state") or {})
     db = args.db or state.get("db") or DEFAULT_DB
+    if not create and not Path(db).is_file():
+        how = (
+            "--db" if args.db
+            else f"state.db of {args.configfile}" if args.configfile
+            else f"state.db of {DEFAULT_CONFIG}" if DEFAULT_CONFIG.exists()
+            else f"the default {DEFAULT_DB}; no {DEFAULT_CONFIG} in {Path.cwd()}"
+        )  # fmt: skip
+        raise StateNotFoundError(
+            f"no state database at {Path(db).absolute()} (from {how}); run from the repository "
+            "root (the folder with the Snakefile) or pass --db PATH / --configfile FILE. "
+            "Nothing was created."
+        )
     timeout = float(state.get("lock_timeout_s") or DEFAULT_LOCK_TIMEOUT_S)
     store = PipelineStore(db, timeout, holder="usher-pipeline state")
     store.cli_config = config  # type: ignore[attr-defined]
@@ -206,6 +222,34 @@ def cmd_lineage(store: PipelineStore, args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify_snapshot_files(config: dict[str, Any]) -> tuple[int, int]:
+    """Re-hash the snapshot files against the manifest; returns (files, problems)."""
+    from usher_pipeline.errors import SnapshotError
+    from usher_pipeline.snapshot import load_manifest, sha256_file
+
+    snap = Path(config.get("snapshot_dir") or "workflow/resources/snapshot")
+    try:
+        manifest = load_manifest(snap)
+    except SnapshotError as exc:
+        print(f"MISSING   {snap}/manifest.json  ({exc})")
+        return 0, 1
+    problems = 0
+    for entry in manifest["files"]:
+        path = snap / entry["path"]
+        if not path.is_file():
+            print(f"MISSING   {path}  (snapshot file '{entry['key']}' of the manifest)")
+            problems += 1
+        elif sha256_file(path) != entry["sha256"]:
+            print(
+                f"CHANGED   {path}  (snapshot file '{entry['key']}': manifest "
+                f"{entry['sha256'][:16]}, on disk {sha256_file(path)[:16]})"
+            )
+            problems += 1
+        else:
+            print(f"OK        {path}")
+    return len(manifest["files"]), problems
+
+
 def cmd_verify(store: PipelineStore, args: argparse.Namespace) -> int:
     latest: dict[str, dict[str, Any]] = {}
     for row in _producing_runs(store):
@@ -215,6 +259,15 @@ def cmd_verify(store: PipelineStore, args: argparse.Namespace) -> int:
     ).to_dicts()
     for row in fetched:
         latest.setdefault(row["path"], {**row, "rule": "fetch"})
+    relative = [p for p in latest if not os.path.isabs(p)]
+    if relative and not Path("Snakefile").is_file():
+        print(
+            f"refusing to verify from {Path.cwd()}: it is not the repository root (no Snakefile), "
+            f"and {len(relative)} recorded path(s) such as {relative[0]} are relative to it; "
+            "run `usher-pipeline state verify` from the repository root",
+            file=sys.stderr,
+        )
+        return 2
     problems = 0
     for path in sorted(latest):
         rec = latest[path]
@@ -224,11 +277,17 @@ def cmd_verify(store: PipelineStore, args: argparse.Namespace) -> int:
             continue
         now = file_record(path)["sha256"]
         if now != rec["sha256"]:
-            print(f"MISMATCH  {path}  (recorded {rec['sha256'][:16]}, on disk {now[:16]})")
+            when = f" at {rec['ended_at']}" if rec.get("ended_at") else ""
+            print(
+                f"MISMATCH  {path}  (changed after rule {rec['rule']} recorded it{when}: "
+                f"recorded {rec['sha256'][:16]}, on disk {now[:16]})"
+            )
             problems += 1
         else:
             print(f"OK        {path}")
-    print(f"{len(latest)} recorded files, {problems} problem(s)")
+    n_snap, snap_problems = _verify_snapshot_files(getattr(store, "cli_config", {}) or {})
+    problems += snap_problems
+    print(f"{len(latest)} recorded files, {n_snap} snapshot files, {problems} problem(s)")
     return 1 if problems else 0
 
 
@@ -421,7 +480,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("checkpoints", help="list stored tables and fetch checkpoints")
     runs = sub.add_parser("runs", help="list rule executions")
     runs.add_argument("--rule")
-    runs.add_argument("--status", choices=["running", "ok", "failed"])
+    runs.add_argument("--status", choices=["running", "ok", "failed", "interrupted"])
     runs.add_argument("--limit", type=int, default=50)
     prov = sub.add_parser("provenance", help="show an output's provenance")
     prov.add_argument("output")
@@ -471,7 +530,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "inspect":
         return cmd_inspect(None, args)
-    with _open_store(args) as store:
+    try:
+        # import may create the database (restoring a run into a fresh clone); nothing else may
+        store = _open_store(args, create=args.command == "import")
+    except StateNotFoundError as exc:
+        print(f"usher-pipeline state: {exc}", file=sys.stderr)
+        return 2
+    with store:
         return _COMMANDS[args.command](store, args)
 
 

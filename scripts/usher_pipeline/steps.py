@@ -23,15 +23,22 @@ from .layers.phenotype_layers import human_phenotype_layer, mouse_phenotype_laye
 from .parsers import cilia, hpa, ids, misc, ncbi, phenotypes
 from .parsers.ontology import read_go, read_obo
 from .universe import build_universe as _build_universe
-from .universe import complete_layer, mapping_summary, resolve_symbols
+from .universe import complete_layer, mapping_summary, resolve_identifiers, resolve_symbols
 
 Paths = Mapping[str, str | Path]
 
 
 def universe_step(
-    paths: Paths, gene_subset: list[str] | None = None
+    paths: Paths,
+    gene_subset: list[str] | list[tuple[int, str]] | None = None,
+    subset_file: str | Path | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
-    """Build the universe (genes, aliases) and its mapping summary, optionally restricted."""
+    """Build the universe (genes, aliases) and its mapping summary, optionally restricted.
+
+    ``gene_subset`` holds identifiers (symbol, previous symbol, alias, HGNC ID or Ensembl gene
+    ID), optionally as ``(line number, entry)`` pairs of ``subset_file``; an entry that does not
+    resolve to exactly one universe gene stops the run, naming the file, line and entry.
+    """
     gene_info = ncbi.read_gene_info(paths["gene_info"])
     mane = ids.read_mane(paths["mane"])
     hgnc = ids.read_hgnc(paths["hgnc"])
@@ -39,11 +46,18 @@ def universe_step(
     genes, aliases = _build_universe(gene_info, mane, hgnc, old)
     summary = mapping_summary(genes)
     if gene_subset is not None:
-        res = resolve_symbols(gene_subset, aliases)
-        bad = res.filter(pl.col("gene_id").is_null())
-        if bad.height:
+        numbered = [e if isinstance(e, tuple) else (i, e) for i, e in enumerate(gene_subset, 1)]
+        res = resolve_identifiers([e for _, e in numbered], genes, aliases)
+        bad = dict(
+            res.filter(pl.col("gene_id").is_null()).select("symbol", "match_type").iter_rows()
+        )
+        if bad:
+            where = f"{subset_file}" if subset_file else "gene_subset"
+            listed = [f"line {n}: {e} ({bad[e]})" for n, e in numbered if e in bad]
             raise MappingError(
-                f"gene_subset: symbol(s) {bad['symbol'].to_list()} do not map to the universe"
+                f"gene_subset {where}: {len(listed)} entr{'y' if len(listed) == 1 else 'ies'} "
+                "resolve to no single universe gene (by symbol, previous symbol, alias, HGNC ID or "
+                "Ensembl gene ID):\n  " + "\n  ".join(listed)
             )
         keep = res["gene_id"].to_list()
         genes = genes.filter(pl.col("gene_id").is_in(keep))

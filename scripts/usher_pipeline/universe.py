@@ -7,6 +7,7 @@ and alias / previous symbols are kept with the resource they came from.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 import polars as pl
@@ -184,6 +185,50 @@ def resolve_symbols(symbols: Iterable[str], aliases: pl.DataFrame) -> pl.DataFra
     out = pl.concat([r.select("symbol", "gene_id", "match_type") for r in results])
     order = syms.with_row_index("_i")
     return out.join(order, on="symbol").sort("_i").drop("_i")
+
+
+HGNC_ID = re.compile(r"^HGNC:\d+$", re.IGNORECASE)
+ENSEMBL_GENE = re.compile(r"^ENSG\d{11}(\.\d+)?$", re.IGNORECASE)
+
+
+def resolve_identifiers(
+    entries: Iterable[str], genes: pl.DataFrame, aliases: pl.DataFrame
+) -> pl.DataFrame:
+    """Map user identifiers to gene_id: an HGNC ID (``HGNC:12601``), an Ensembl gene ID (with or
+    without version; any Ensembl ID the universe records for the gene), else a symbol through
+    ``resolve_symbols`` (current, previous, alias). Returns symbol (the entry), gene_id (null if
+    unmapped or ambiguous) and match_type, in input order."""
+    entries = list(dict.fromkeys(entries))
+    hgnc = set(genes["gene_id"].to_list())
+    ens: dict[str, set[str]] = {}
+    for gid, ids in genes.select("gene_id", "ensembl_ids").iter_rows():
+        for e in ids or []:
+            ens.setdefault(e.upper(), set()).add(gid)
+    by_id: dict[str, tuple[str | None, str]] = {}
+    symbols = []
+    for entry in entries:
+        if HGNC_ID.match(entry):
+            gid = "HGNC:" + entry.split(":", 1)[1]
+            by_id[entry] = (gid, "hgnc_id") if gid in hgnc else (None, "unmapped")
+        elif ENSEMBL_GENE.match(entry):
+            hits = ens.get(entry.split(".", 1)[0].upper(), set())
+            if len(hits) == 1:
+                by_id[entry] = (next(iter(hits)), "ensembl_gene")
+            else:
+                by_id[entry] = (None, "ambiguous" if hits else "unmapped")
+        else:
+            symbols.append(entry)
+    sym = resolve_symbols(symbols, aliases)
+    found = {r["symbol"]: (r["gene_id"], r["match_type"]) for r in sym.iter_rows(named=True)}
+    found.update(by_id)
+    return pl.DataFrame(
+        {
+            "symbol": entries,
+            "gene_id": [found[e][0] for e in entries],
+            "match_type": [found[e][1] for e in entries],
+        },
+        schema={"symbol": pl.String, "gene_id": pl.String, "match_type": pl.String},
+    )
 
 
 def mapping_summary(genes: pl.DataFrame) -> dict[str, float | int]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 import polars as pl
 
@@ -150,6 +151,37 @@ def check_gates(metrics: Mapping[str, float], gates: Mapping[str, float]) -> lis
         if not ok:
             failed.append(f"{metric} = {value:.4f}, gate {gate} requires {op} {gates[gate]}")
     return failed
+
+
+NOT_APPLICABLE = "not applicable: gene_subset run (validation.subset_gates)"
+
+
+def gates_apply(gene_subset: bool, subset_gates: str | None) -> bool:
+    """Whether the validation gates are enforced. They are written for the genome-wide universe:
+    on a gene subset they are reported as not applicable unless ``validation.subset_gates`` is
+    ``apply`` (the fixture config, whose gates are written for its 52 genes)."""
+    return not gene_subset or (subset_gates or "not_applicable") == "apply"
+
+
+def withdraw_published(paths: Sequence[str | Path]) -> list[str]:
+    """Remove a published candidate list (and its provenance sidecars) left by an earlier run, so
+    that no candidate list stays in results/ when the gates failed. Returns the removed paths."""
+    removed = []
+    for path in paths:
+        for p in (Path(path), Path(str(path) + ".provenance.json")):
+            if p.exists():
+                p.unlink()
+                removed.append(str(p))
+    return removed
+
+
+def assert_publishable(summary: Mapping, where: str | Path) -> None:
+    """Refuse to publish candidates from a validation summary that records failed gates."""
+    if summary.get("failed"):
+        raise ValidationGateError(
+            f"{where}: validation gate(s) failed, candidates not published:\n  "
+            + "\n  ".join(summary["failed"])
+        )
 
 
 def raise_on_failed(failed: list[str]) -> None:

@@ -12,12 +12,8 @@ rule integrate:
         gene_sets=rules.gene_universe.output.gene_sets,
     output:
         evidence=f"{RESULTS}/gene_evidence.parquet",
-        candidates_parquet=f"{RESULTS}/candidates.parquet",
-        candidates_tsv=report(
-            f"{RESULTS}/candidates.tsv",
-            category="Results",
-            caption="../report/candidates.rst",
-        ),
+        # Published as candidates.tsv/.parquet by publish_candidates only once validation passed.
+        candidates_unvalidated=f"{RESULTS}/unvalidated/candidates.parquet",
         weights=report(
             f"{RESULTS}/validation/model_weights.tsv",
             category="Validation",
@@ -61,5 +57,28 @@ rule validate:
         validation=config["validation"],
         scoring=config["scoring"],
         layers={k: config["layers"].get(k, {}) for k in SEEDED_LAYERS},
+        gene_subset=bool(config.get("gene_subset")),
+        published=[f"{RESULTS}/candidates.tsv", f"{RESULTS}/candidates.parquet"],
     script:
         "../../scripts/validate.py"
+
+
+rule publish_candidates:
+    input:
+        candidates=rules.integrate.output.candidates_unvalidated,
+        validation=rules.validate.output.summary,
+    output:
+        candidates_parquet=f"{RESULTS}/candidates.parquet",
+        candidates_tsv=report(
+            f"{RESULTS}/candidates.tsv",
+            category="Results",
+            caption="../report/candidates.rst",
+        ),
+    log:
+        f"{LOGS}/publish_candidates.log",
+    benchmark:
+        f"{BENCH}/publish_candidates.tsv"
+    conda:
+        ENV
+    script:
+        "../../scripts/publish_candidates.py"

@@ -31,7 +31,7 @@ rule plots:
 
 rule candidates_table:
     input:
-        candidates=rules.integrate.output.candidates_parquet,
+        candidates=rules.publish_candidates.output.candidates_parquet,
         layers=[f"{RESULTS}/layers/{name}.parquet" for name in LAYER_NAMES],
     output:
         report(

@@ -112,13 +112,22 @@ class RuleRun:
         os.environ["USHER_PIPELINE_RULE"] = self.holder
         for path in self.outputs:
             self._before[path] = self._stamp(path)
+        self.store.holder = self.store.holder or self.holder
+        try:
+            self._check_snapshot_inputs()
+        except BaseException as exc:
+            self.store.start_run(self.run_id, self.rule, canonical_json(self.wildcards),
+                                 config_hash=self.tracker.config_hash)  # fmt: skip
+            self._started = True
+            self._finish_failed(exc)
+            self._teardown_logging()
+            raise
         input_records = []
         for path in self.inputs:
             if os.path.exists(path):
                 input_records.append(self.tracker.add_input(path))
             else:
                 self.log.warning("input %s does not exist; not hashed", path)
-        self.store.holder = self.store.holder or self.holder
         self._refs_start = len(self.store.refs)
         self.store.start_run(
             self.run_id,
@@ -151,6 +160,19 @@ class RuleRun:
             return False
         finally:
             self._teardown_logging()
+
+    def _check_snapshot_inputs(self) -> None:
+        """Compare the sha256 of every snapshot file this job reads with the manifest, before
+        anything parses it: a file altered after the snapshot check (even with its mtime kept)
+        stops the job that reads it, naming the file. Only this job's inputs are hashed."""
+        snap_dir = self.config.get("snapshot_dir")
+        if not snap_dir or not self.inputs:
+            return
+        from ..snapshot import check_snapshot_hashes
+
+        checked = check_snapshot_hashes(snap_dir, self.inputs)
+        if checked:
+            self.log.info("snapshot files checked against the manifest: %s", ", ".join(checked))
 
     # ------------------------------------------------------------------ public helpers
     def record_step(self, name: str, details: Mapping[str, Any] | None = None) -> None:

@@ -547,6 +547,27 @@ class PipelineStore:
             _insert_provenance(con, provenance)
         return versions
 
+    def mark_interrupted(self, host: str, alive: Callable[[int], bool]) -> list[dict[str, Any]]:
+        """Mark ``running`` rows of ``host`` whose process is gone as ``interrupted`` (a killed
+        run never closed them). Rows of other hosts (cluster nodes) cannot be checked from here
+        and are left alone. Returns the rows changed."""
+        with self._transaction("mark_interrupted") as con:
+            rows = con.execute(
+                "SELECT run_id, rule, wildcards, started_at, pid FROM _runs "
+                "WHERE status = 'running' AND host = ? ORDER BY started_at",
+                [host],
+            ).fetchall()
+            dead = [r for r in rows if r[4] is None or not alive(int(r[4]))]
+            for run_id, _, _, _, pid in dead:
+                con.execute(
+                    "UPDATE _runs SET status = 'interrupted', ended_at = ?, error = ? "
+                    "WHERE run_id = ?",
+                    [utc_now_iso(), f"process {pid} on {host} ended without closing the run "
+                     "(killed); marked by the next run", run_id],
+                )  # fmt: skip
+        cols = ("run_id", "rule", "wildcards", "started_at", "pid")
+        return [dict(zip(cols, r, strict=True)) for r in dead]
+
     def record_provenance(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert rows into ``_provenance`` (see ProvenanceTracker.save_to_store)."""
         with self._transaction("provenance") as con:

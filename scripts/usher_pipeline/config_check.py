@@ -1,0 +1,191 @@
+"""Checks of the configuration's meaning, run by the Snakefile right after schema validation and
+before any job: what the JSON Schema cannot say (tier order, a usable weight, where results go,
+a readable gene subset file). Every problem names the key and, when the key is written in a
+config file, that file and line; all problems are reported at once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+TIER_KEYS = (("scoring", "tiers"), ("scoring", "learned", "tiers"))
+
+
+def key_location(config_files: Sequence[str | Path], key: Sequence[str]) -> str | None:
+    """``file:line`` of a dotted key in the last config file that sets it (None if none does)."""
+    found = None
+    for path in config_files:
+        try:
+            node = yaml.compose(Path(path).read_text(encoding="utf-8-sig"))
+        except (OSError, yaml.YAMLError):
+            continue
+        for i, part in enumerate(key):
+            if not isinstance(node, yaml.MappingNode):
+                node = None
+                break
+            match = [(k, v) for k, v in node.value if k.value == part]
+            if not match:
+                node = None
+                break
+            knode, node = match[0]
+            if i == len(key) - 1:
+                found = f"{path}:{knode.start_mark.line + 1}"
+    return found
+
+
+def _get(config: Mapping[str, Any], key: Sequence[str]) -> Any:
+    node: Any = config
+    for part in key:
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def check_tiers(config: Mapping[str, Any]) -> list[tuple[tuple[str, ...], str]]:
+    """HIGH must not be easier to reach than MEDIUM (score and evidence) in every tier table."""
+    problems = []
+    for key in TIER_KEYS:
+        tiers = _get(config, key)
+        if not isinstance(tiers, Mapping) or "HIGH" not in tiers or "MEDIUM" not in tiers:
+            continue
+        for field in ("min_score", "min_evidence"):
+            high, med = tiers["HIGH"].get(field), tiers["MEDIUM"].get(field)
+            if high is not None and med is not None and high < med:
+                problems.append(
+                    (
+                        (*key, "HIGH", field),
+                        f"HIGH {field} ({high}) is below MEDIUM {field} ({med}); "
+                        "HIGH must be at least as strict as MEDIUM",
+                    )
+                )
+    return problems
+
+
+def check_weights(config: Mapping[str, Any]) -> list[tuple[tuple[str, ...], str]]:
+    weights = _get(config, ("scoring", "weights")) or {}
+    if not any(float(w) > 0 for w in weights.values()):
+        return [
+            (
+                ("scoring", "weights"),
+                "no layer has a positive weight (every score would be the prior); "
+                "give at least one layer a weight above 0",
+            )
+        ]
+    return []
+
+
+def check_results_dir(
+    config: Mapping[str, Any], project_dir: str | Path, cwd: str | Path
+) -> list[tuple[tuple[str, ...], str]]:
+    """results_dir is non-empty, not the project folder itself and, unless
+    ``allow_results_outside_project`` is true, inside the project."""
+    raw = config.get("results_dir")
+    if raw is None or not str(raw).strip():
+        return [(("results_dir",), "is empty; set a folder such as 'results'")]
+    project = Path(project_dir).resolve()
+    target = (Path(cwd) / str(raw)).resolve()
+    if target == project:
+        return [
+            (
+                ("results_dir",),
+                f"'{raw}' is the project folder itself ({project}); use a subfolder "
+                "such as 'results'",
+            )
+        ]
+    if config.get("allow_results_outside_project"):
+        return []
+    if not target.is_relative_to(project):
+        return [
+            (
+                ("results_dir",),
+                f"'{raw}' resolves to {target}, outside the project ({project}); "
+                "set allow_results_outside_project: true to write there on purpose",
+            )
+        ]
+    return []
+
+
+def read_gene_subset(path: str | Path) -> list[tuple[int, str]]:
+    """The entries of a gene subset file as ``(line number, entry)``: one identifier per line,
+    blank lines and ``#`` comments skipped, UTF-8 (a byte-order mark is tolerated).
+
+    Raises ConfigError naming the file (and line) when it is missing, unreadable, not UTF-8 or
+    lists no gene.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"gene_subset: file {p} does not exist")
+    if not p.is_file():
+        raise ConfigError(f"gene_subset: {p} is not a file")
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"gene_subset: cannot read {p} ({exc.strerror})") from exc
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"gene_subset: {p} line {line} is not UTF-8 text (byte 0x{data[exc.start]:02x}); "
+            "save the file as UTF-8"
+        ) from exc
+    entries = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        entry = line.split("#", 1)[0].strip()
+        if entry:
+            entries.append((n, entry))
+    if not entries:
+        raise ConfigError(f"gene_subset: {p} lists no gene (empty or only comments)")
+    return entries
+
+
+def check_gene_subset(
+    config: Mapping[str, Any], cwd: str | Path
+) -> list[tuple[tuple[str, ...], str]]:
+    path = config.get("gene_subset")
+    if not path:
+        return []
+    try:
+        read_gene_subset(Path(cwd) / path)
+    except ConfigError as exc:
+        return [(("gene_subset",), str(exc).removeprefix("gene_subset: "))]
+    return []
+
+
+def check_config(
+    config: Mapping[str, Any],
+    config_files: Iterable[str | Path] = (),
+    project_dir: str | Path = ".",
+    cwd: str | Path = ".",
+    override_files: Iterable[str | Path] = (),
+) -> None:
+    """Raise ConfigError listing every meaning problem of ``config`` (schema-valid already).
+
+    ``config_files`` are the workflow's config files and ``override_files`` the ``--configfile``
+    ones, which win; a problem is located in the last file that sets its key."""
+    overrides = [str(f) for f in override_files]
+    resolved = {str(Path(cwd, f).resolve()) for f in overrides}
+    files = [str(f) for f in config_files if str(Path(cwd, f).resolve()) not in resolved]
+    files = list(dict.fromkeys([*files, *overrides]))
+    problems = [
+        *check_tiers(config),
+        *check_weights(config),
+        *check_results_dir(config, project_dir, cwd),
+        *check_gene_subset(config, cwd),
+    ]
+    if not problems:
+        return
+    lines = []
+    for key, message in problems:
+        where = key_location(files, key)
+        dotted = ".".join(key)
+        lines.append(
+            f"{dotted}: {message}" + (f" ({where})" if where else " (default or --config)")
+        )
+    raise ConfigError("configuration problem(s):\n  " + "\n  ".join(lines))
