@@ -58,24 +58,36 @@ def cv_recall(
     for i, held in enumerate(folds):
         training = sorted(set(gold) - set(held))
         table = rescore(scored, training) if rescore else scored
-        cands = table.filter(~pl.col("gene_id").is_in(training + list(other_known)))
-        cands = rank(cands.drop("rank_all", strict=False), "cv_rank")
-        top_k = max(1, int(-(-cands.height * top_fraction // 1)))
-        top = set(cands.filter(pl.col("cv_rank") <= top_k)["gene_id"].to_list())
-        held_in = [g for g in held if g in set(cands["gene_id"].to_list())]
-        hits = sum(1 for g in held_in if g in top)
-        rows.append(
-            {
-                "fold": i,
-                "held_out": len(held_in),
-                "hits": hits,
-                "top_k": top_k,
-                "candidates": cands.height,
-                "recall": hits / len(held_in) if held_in else 0.0,
-                "random_recall": top_k / cands.height if cands.height else 0.0,
-            }
-        )
+        rows.append(_fold_recall(table, i, held, training, other_known, top_fraction))
     return pl.DataFrame(rows)
+
+
+def _fold_recall(
+    scored: pl.DataFrame,
+    fold: int,
+    held: Sequence[str],
+    training: Sequence[str],
+    other_known: Sequence[str],
+    top_fraction: float,
+) -> dict:
+    """One fold's recall row: candidates = every gene but ``training`` and ``other_known``;
+    hits = held-out genes among the top ``top_fraction`` of them."""
+    cands = scored.filter(~pl.col("gene_id").is_in(list(training) + list(other_known)))
+    cands = rank(cands.drop("rank_all", strict=False), "cv_rank")
+    top_k = max(1, int(-(-cands.height * top_fraction // 1)))
+    top = set(cands.filter(pl.col("cv_rank") <= top_k)["gene_id"].to_list())
+    present = set(cands["gene_id"].to_list())
+    held_in = [g for g in held if g in present]
+    hits = sum(1 for g in held_in if g in top)
+    return {
+        "fold": fold,
+        "held_out": len(held_in),
+        "hits": hits,
+        "top_k": top_k,
+        "candidates": cands.height,
+        "recall": hits / len(held_in) if held_in else 0.0,
+        "random_recall": top_k / cands.height if cands.height else 0.0,
+    }
 
 
 def spearman(x: pl.Series, y: pl.Series) -> float:
@@ -207,22 +219,7 @@ def cv_recall_by_fold(
     for f in range(k):
         held = [g for g in gold if fold_of.get(g) == f]
         training = [g for g in gold if fold_of.get(g) != f]
-        cands = scored.filter(~pl.col("gene_id").is_in(training + list(other_known)))
-        cands = rank(cands.drop("rank_all", strict=False), "cv_rank")
-        top_k = max(1, int(-(-cands.height * top_fraction // 1)))
-        top = set(cands.filter(pl.col("cv_rank") <= top_k)["gene_id"].to_list())
-        hits = sum(1 for g in held if g in top)
-        rows.append(
-            {
-                "fold": f,
-                "held_out": len(held),
-                "hits": hits,
-                "top_k": top_k,
-                "candidates": cands.height,
-                "recall": hits / len(held) if held else 0.0,
-                "random_recall": top_k / cands.height if cands.height else 0.0,
-            }
-        )
+        rows.append(_fold_recall(scored, f, held, training, other_known, top_fraction))
     return pl.DataFrame(rows)
 
 

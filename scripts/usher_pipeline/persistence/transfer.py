@@ -43,6 +43,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from ..recovery import pid_alive
 from ._common import content_hash, file_record, quote_ident, sha256_file, utc_now_iso
 from .provenance import git_commit, software_versions
 from .store import PipelineStore, ensure_schema
@@ -458,16 +459,6 @@ def inspect_bag(bag_file: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------- import
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _clean_stale(parent: Path, prefix: str) -> None:
     """Remove temporary files/folders of killed imports (``<prefix><pid>-...``)."""
     for p in parent.glob(f"{prefix}*"):
@@ -475,7 +466,7 @@ def _clean_stale(parent: Path, prefix: str) -> None:
             pid = int(p.name[len(prefix) :].split("-", 1)[0])
         except ValueError:
             continue
-        if pid != os.getpid() and not _pid_alive(pid):
+        if pid != os.getpid() and not pid_alive(pid):
             if p.is_dir():
                 shutil.rmtree(p, ignore_errors=True)
             else:
