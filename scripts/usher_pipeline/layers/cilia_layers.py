@@ -160,15 +160,12 @@ def out_of_fold_network(
     """Known-neighbour fraction of each gene computed with the seeds of the OTHER folds only:
     the genes of fold f are scored from ``seeds`` minus fold f, so no gene's own label (nor that of
     any gene sharing its fold) reaches its own value."""
-    k = max(folds.values()) + 1 if folds else 1
-    fold_arr = np.array([folds[g] for g in gene_ids])
-    out = np.full(len(gene_ids), np.nan)
-    for f in range(k):
-        train = [g for g in seeds if folds.get(g, -1) != f]
-        frac = known_neighbour_fraction(graph, gene_ids, train, pseudo_weight)
-        sel = fold_arr == f
-        out[sel] = frac[sel]
-    return out
+    return out_of_fold(
+        lambda train: known_neighbour_fraction(graph, gene_ids, train, pseudo_weight),
+        gene_ids,
+        seeds,
+        folds,
+    )
 
 
 def network_score_from_fraction(frac: np.ndarray | pl.Expr, saturation: float):
