@@ -89,19 +89,18 @@ class EutilsClient:
     def url(self) -> str:
         return f"{self.base}/esearch.fcgi"
 
-    def count(self, term: str, names: list[str]) -> int:
-        """Exact PubMed count of ``term``; 0 when PubMed found none of the quoted ``names``."""
-        params: dict[str, Any] = {
-            "db": "pubmed",
-            "term": term,
-            "retmode": "json",
-            "retmax": 0,
-            "tool": self.tool,
-        }
+    def params(self, **query: Any) -> dict[str, Any]:
+        """esearch parameters: PubMed, JSON, the tool name, e-mail and API key when set."""
+        params: dict[str, Any] = {"db": "pubmed", "retmode": "json", "tool": self.tool, **query}
         if self.email:
             params["email"] = self.email
         if self.api_key:
             params["api_key"] = self.api_key
+        return params
+
+    def count(self, term: str, names: list[str]) -> int:
+        """Exact PubMed count of ``term``; 0 when PubMed found none of the quoted ``names``."""
+        params = self.params(term=term, retmax=0)
         data = self.http.get_json(self.url, params=params, source=self.source)
         return parse_esearch_count(data, names, self.url, term)
 

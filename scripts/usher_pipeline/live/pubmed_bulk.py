@@ -40,7 +40,8 @@ from typing import Any, Protocol
 import polars as pl
 
 from ..errors import SourceFormatError
-from .http import HttpClient, SourceFetchError
+from .http import SourceFetchError
+from .literature import EutilsClient
 from .progress import Progress
 
 log = logging.getLogger(__name__)
@@ -149,36 +150,14 @@ class HistoryClient(Protocol):
     ) -> tuple[int, list[int]]: ...
 
 
-class EutilsHistoryClient:
-    """esearch with the history server (JSON), through the shared rate-limited HTTP client."""
+class EutilsHistoryClient(EutilsClient):
+    """esearch with the history server (JSON), through the shared rate-limited HTTP client
+    (constructor, URL and common parameters of :class:`EutilsClient`)."""
 
     source = "pubmed"
 
-    def __init__(
-        self,
-        http: HttpClient,
-        base: str,
-        api_key: str | None = None,
-        tool: str = "usher-pipeline",
-        email: str | None = None,
-    ) -> None:
-        self.http = http
-        self.base = base.rstrip("/")
-        self.api_key = api_key
-        self.tool = tool
-        self.email = email
-
-    @property
-    def url(self) -> str:
-        return f"{self.base}/esearch.fcgi"
-
     def _get(self, params: dict[str, Any]) -> dict[str, Any]:
-        params = {"db": "pubmed", "retmode": "json", "tool": self.tool, **params}
-        if self.email:
-            params["email"] = self.email
-        if self.api_key:
-            params["api_key"] = self.api_key
-        data = self.http.get_json(self.url, params=params, source=self.source)
+        data = self.http.get_json(self.url, params=self.params(**params), source=self.source)
         if not isinstance(data, dict) or not isinstance(data.get("esearchresult"), dict):
             raise SourceFormatError(self.source, self.url, "no 'esearchresult' object in reply")
         res = data["esearchresult"]
