@@ -22,7 +22,6 @@ cilia/Usher gene.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -268,10 +267,6 @@ def weight_summary(weights: pl.DataFrame) -> pl.DataFrame:
         )
         .sort("kind", "mean", descending=[False, True])
     )
-
-
-def logit(p: float) -> float:
-    return math.log(p / (1 - p))
 
 
 def score_table(
