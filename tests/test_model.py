@@ -413,6 +413,20 @@ def test_binned_llr_by_hand() -> None:
     assert np.array_equal(model.binned_llr(values, y2, train, (0.0, 0.1, 0.5), 1.0), out)
 
 
+def test_binned_llr_empty_bin_is_no_evidence() -> None:
+    """A held-out gene in a bin no training gene falls in gets 0, not log(n_neg / n_pos) (what
+    equal pseudo counts give an empty bin: +1.61 here, strong evidence from no data)."""
+    values = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.9, 0.9, 0.3])
+    y = np.array([True, False, False, False, False, False, True, False, False])
+    train = np.array([True] * 8 + [False])
+    out = model.binned_llr(values, y, train, (0.0, 0.1, 0.5), 1.0)
+    # bin 1 [0.1, 0.5) holds only the held-out gene: no training data there
+    assert out[8] == 0.0
+    # the occupied bins keep their ratios: bin 0 p=(1+1)/5 q=(5+1)/9, bin 2 p=(1+1)/5 q=(1+1)/9
+    assert out[0] == pytest.approx(math.log((2 / 5) / (6 / 9)))
+    assert out[6] == pytest.approx(math.log((2 / 5) / (2 / 9)))
+
+
 def test_fame_strata_bins() -> None:
     t = pl.DataFrame({"pubmed_total": list(range(100))})
     assert (model.fame_strata(t, 1) == 0).all()

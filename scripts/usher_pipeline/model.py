@@ -140,7 +140,8 @@ def binned_llr(
 ) -> np.ndarray:
     """Naive-Bayes recoding of one sub-score: its bin's log-likelihood ratio, positives vs the
     rest, estimated on the training genes (``pseudo`` counts per bin). NULL (not covered) maps to
-    0: unknown is neither for nor against."""
+    0: unknown is neither for nor against. So does a bin no training gene falls in: equal pseudo
+    counts would otherwise give it log(n_neg / n_pos), strong evidence from no data at all."""
     known = ~np.isnan(values)
     bins = np.full(len(values), -1)
     bins[known] = np.searchsorted(np.asarray(edges), values[known], side="right") - 1
@@ -150,8 +151,11 @@ def binned_llr(
     neg = train & known & ~y
     n_pos, n_neg = pos.sum(), neg.sum()
     for b in range(nb):
-        p = ((bins[pos] == b).sum() + pseudo) / (n_pos + nb * pseudo)
-        q = ((bins[neg] == b).sum() + pseudo) / (n_neg + nb * pseudo)
+        n_b_pos, n_b_neg = (bins[pos] == b).sum(), (bins[neg] == b).sum()
+        if n_b_pos + n_b_neg == 0:
+            continue
+        p = (n_b_pos + pseudo) / (n_pos + nb * pseudo)
+        q = (n_b_neg + pseudo) / (n_neg + nb * pseudo)
         out[bins == b] = np.log(p / q)
     return out
 

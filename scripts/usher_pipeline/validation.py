@@ -235,21 +235,25 @@ def auroc(scores: Sequence[float], labels: Sequence[bool]) -> float:
     return (sum_pos - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
 
 
-def temporal_holdout(
+TEMPORAL_ADDED = pl.col("is_cilia_gold_standard") & ~pl.col("is_scgs_v1")
+TEMPORAL_BACKGROUND = ~(
+    pl.col("is_cilia_gold_standard") | pl.col("is_scgs_v1") | pl.col("is_usher")
+)
+
+
+def temporal_scored(
     table: pl.DataFrame,
     scoring: Mapping,
     folds_cfg: Mapping,
     layer_params: Mapping[str, Mapping],
     method: str,
-    top_n: int,
     period_fame: bool = True,
-) -> dict[str, float]:
-    """Discovery as it happened: seed and train with SYSCILIA v1 (2013) only, then measure how well
-    the genes SYSCILIA v2 (2021) added are recovered. With ``period_fame`` the publication counts
-    are those of 2013 (``pubmed_before_cutoff``, links to PMIDs before the v1 paper), for the
-    model's fame covariate and strata and for the AUROC within publication strata. AUROC of those genes against the background
-    (genes in neither version nor Usher) and their number among the top ``top_n`` genes once the v1
-    genes are set aside. Every seeded feature is recomputed from v1 (out of fold)."""
+) -> pl.DataFrame:
+    """Every gene scored as a 2013 screen would have: seeded and trained with SYSCILIA v1 only,
+    every seeded feature recomputed from v1 (out of fold). With ``period_fame`` the publication
+    counts are those of 2013 (``pubmed_before_cutoff``, links to PMIDs before the v1 paper), for the
+    model's fame covariate and strata: a 2013 screen could not know the publications that made the
+    v2 genes famous after 2013 (they are what made them known)."""
     from .layers.cilia_layers import assign_folds, out_of_fold
     from .model import score_table, seeded_features
 
@@ -258,8 +262,6 @@ def temporal_holdout(
         [c for c in table.columns if c.startswith("contrib_")]
     )
     if period_fame and "pubmed_before_cutoff" in base.columns:
-        # Fame as of the v1 date: a 2013 screen could not know the publications that made the
-        # v2 genes famous after 2013 (they are what made them known).
         if base["pubmed_before_cutoff"].null_count() == 0:
             base = base.with_columns(pl.col("pubmed_before_cutoff").alias("pubmed_total"))
     cfg = dict(scoring)
@@ -271,19 +273,47 @@ def temporal_holdout(
             vals = out_of_fold(fn, gene_ids, v1, folds)
             base = base.with_columns(pl.Series(f"{name}_score", vals).fill_nan(None))
     scored, _ = score_table(base, cfg, folds_cfg, layer_params, positives=v1)
-    added = pl.col("is_cilia_gold_standard") & ~pl.col("is_scgs_v1")
-    background = ~(pl.col("is_cilia_gold_standard") | pl.col("is_scgs_v1") | pl.col("is_usher"))
-    ev = scored.filter(added | background).with_columns(added.alias("target"))
+    return scored
+
+
+def temporal_holdout(
+    table: pl.DataFrame,
+    scoring: Mapping,
+    folds_cfg: Mapping,
+    layer_params: Mapping[str, Mapping],
+    method: str,
+    top_n: int,
+    period_fame: bool = True,
+) -> dict[str, float]:
+    """Discovery as it happened (``temporal_scored``): how well the genes SYSCILIA v2 (2021) added
+    are recovered. AUROC of those genes against the background (genes in neither version nor
+    Usher), the same AUROC within publication strata (of the period with ``period_fame``), and
+    their number among the top ``top_n`` genes once the v1 genes are set aside."""
+    scored = temporal_scored(table, scoring, folds_cfg, layer_params, method, period_fame)
+    ev = scored.filter(TEMPORAL_ADDED | TEMPORAL_BACKGROUND).with_columns(
+        TEMPORAL_ADDED.alias("target")
+    )
     # (``scored`` carries the period-appropriate pubmed_total used above)
     rest = rank(scored.filter(~pl.col("is_scgs_v1")).drop("rank_all"), "r")
-    hits = rest.filter((pl.col("r") <= top_n) & added).height
+    hits = rest.filter((pl.col("r") <= top_n) & TEMPORAL_ADDED).height
     return {
         "auroc": auroc(ev["score"].to_list(), ev["target"].to_list()),
         "auroc_within_fame_strata": stratified_auroc(ev, "score", "target", 10),
         "top_hits": float(hits),
         "targets": float(ev["target"].sum()),
-        "v1_seeds": float(len(v1)),
+        "v1_seeds": float(len(scored.filter(pl.col("is_scgs_v1")))),
     }
+
+
+def temporal_target_percentiles(scored: pl.DataFrame) -> pl.DataFrame:
+    """Per gene SYSCILIA v2 added: its score percentile among those genes and the background
+    (``temporal_scored`` output), with the period publication count it was scored with."""
+    ev = scored.filter(TEMPORAL_ADDED | TEMPORAL_BACKGROUND)
+    return (
+        ev.with_columns((pl.col("score").rank("average") / ev.height).alias("percentile"))
+        .filter(TEMPORAL_ADDED)
+        .select("gene_id", "symbol", "percentile", "pubmed_total")
+    )
 
 
 def refit_stability(
