@@ -10,8 +10,7 @@ from core_fixtures import config
 from usher_pipeline.errors import ValidationGateError
 from usher_pipeline.validation import (
     check_gates,
-    cv_recall,
-    make_folds,
+    cv_recall_by_fold,
     percentiles,
     raise_on_failed,
     spearman,
@@ -35,21 +34,17 @@ def test_percentiles() -> None:
     assert out["percentile"].to_list() == pytest.approx([1.0, 0.5, 0.0])
 
 
-def test_make_folds_deterministic_disjoint_covering() -> None:
-    folds = make_folds(IDS, 3, 7)
-    assert folds == make_folds(list(reversed(IDS)), 3, 7)  # input order does not matter
-    assert sorted(len(f) for f in folds) == [6, 7, 7]
-    flat = [g for f in folds for g in f]
-    assert sorted(flat) == sorted(IDS) and len(set(flat)) == 20
-    assert all(f == sorted(f) for f in folds)
-    assert make_folds(IDS, 3, 8) != folds
+def with_folds(frame: pl.DataFrame, folds: dict[str, int]) -> pl.DataFrame:
+    return frame.with_columns(pl.col("gene_id").replace_strict(folds, default=0).alias("cv_fold"))
 
 
-def test_cv_recall_gold_at_the_top() -> None:
+def test_cv_recall_by_fold_gold_at_the_top() -> None:
     gold = ["HGNC:1", "HGNC:2", "HGNC:3", "HGNC:4"]
-    out = cv_recall(ranked_frame(), gold, ["HGNC:5"], 2, 1, 0.1)
-    # each fold: 2 held out, 2 training + HGNC:5 excluded -> 17 candidates, K = ceil(1.7) = 2;
-    # the held-out genes are the two best candidates
+    frame = with_folds(ranked_frame(), {"HGNC:1": 0, "HGNC:2": 1, "HGNC:3": 0, "HGNC:4": 1})
+    out = cv_recall_by_fold(frame, gold, ["HGNC:5"], 0.1)
+    # each fold: its 2 gold genes held out, the other fold's 2 + HGNC:5 set aside -> 17
+    # candidates, K = ceil(1.7) = 2; the held-out genes are the two best candidates
+    assert out["fold"].to_list() == [0, 1]
     assert out["held_out"].to_list() == [2, 2]
     assert out["candidates"].to_list() == [17, 17]
     assert out["top_k"].to_list() == [2, 2]
@@ -58,21 +53,19 @@ def test_cv_recall_gold_at_the_top() -> None:
     assert out["random_recall"].to_list() == pytest.approx([2 / 17, 2 / 17])
 
 
-def test_cv_recall_gold_at_the_bottom_and_rescore_gets_training_only() -> None:
+def test_cv_recall_by_fold_uses_the_model_folds() -> None:
+    """Held-out genes are the gold genes of each fold of ``cv_fold``, nothing else: moving one gold
+    gene to another fold moves it between the held-out sets."""
     gold = ["HGNC:17", "HGNC:18", "HGNC:19", "HGNC:20"]
-    seen: list[list[str]] = []
-
-    def rescore(table: pl.DataFrame, training: list[str]) -> pl.DataFrame:
-        seen.append(training)
-        return table
-
-    out = cv_recall(ranked_frame(), gold, [], 4, 3, 0.25, rescore)
+    folds = {"HGNC:17": 0, "HGNC:18": 1, "HGNC:19": 2, "HGNC:20": 3}
+    out = cv_recall_by_fold(with_folds(ranked_frame(), folds), gold, [], 0.25)
     # 4 folds of one gene: 17 candidates, K = ceil(4.25) = 5, held-out gene ranks 14-17 -> miss
+    assert out["held_out"].to_list() == [1, 1, 1, 1]
     assert out["hits"].to_list() == [0, 0, 0, 0]
     assert out["top_k"].to_list() == [5, 5, 5, 5]
-    assert out["recall"].sum() == 0.0
-    assert [len(t) for t in seen] == [3, 3, 3, 3]
-    assert sorted(g for t in seen for g in set(gold) - set(t)) == gold  # each held out once
+    moved = cv_recall_by_fold(with_folds(ranked_frame(), {**folds, "HGNC:20": 0}), gold, [], 0.25)
+    assert moved["held_out"].to_list() == [2, 1, 1]  # fold 3 is empty now: 3 folds
+    assert moved["candidates"].to_list() == [18, 17, 17]
 
 
 def test_spearman_hand_computed() -> None:

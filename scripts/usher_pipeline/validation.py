@@ -1,17 +1,16 @@
 """Validation run on every execution: positive/negative control ranks, cross-validated recall of
-the cilia gold standard, study-bias correlation and top-N stability under weight changes.
+the cilia gold standard, study-bias correlation, stability, a temporal holdout (SYSCILIA v1 → v2)
+and the gates that stop a run.
 
-No evidence layer and no weight is fitted on known genes, so a held-out fold is never used to
-build anything. Cross-validation still matters: in each fold the training genes are treated as
-known (excluded from the candidates) and the held-out genes as unknown, and recall measures how
-well the candidate list surfaces unseen cilia genes. If a future change fits anything on known
-genes, it must take the training fold only (``cv_recall`` passes it the training set).
+The learned model and the seeded layers (network, studies) learn from the known genes, so every
+known gene is scored out of fold (``model.learned_scores``). Recall is measured with the model's
+own folds (``cv_recall_by_fold``): in fold f the held-out gold genes are those of fold f, scored by
+a model that never saw their labels, and the other folds' gold genes are set aside as known.
 """
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import polars as pl
@@ -28,38 +27,6 @@ def percentiles(ranked: pl.DataFrame, genes: Sequence[str]) -> pl.DataFrame:
         "rank_all",
         (1.0 - (pl.col("rank_all") - 1) / max(n - 1, 1)).alias("percentile"),
     )
-
-
-def make_folds(genes: Sequence[str], k: int, seed: int) -> list[list[str]]:
-    """Deterministic k-fold split of sorted gene IDs."""
-    order = sorted(genes)
-    random.Random(seed).shuffle(order)
-    return [sorted(order[i::k]) for i in range(k)]
-
-
-def cv_recall(
-    scored: pl.DataFrame,
-    gold: Sequence[str],
-    other_known: Sequence[str],
-    k: int,
-    seed: int,
-    top_fraction: float,
-    rescore: Callable[[pl.DataFrame, list[str]], pl.DataFrame] | None = None,
-) -> pl.DataFrame:
-    """k-fold recall of held-out gold-standard genes within the top fraction of candidates.
-
-    In fold f the candidates are all genes except the training gold genes and ``other_known``;
-    recall = |held-out ∩ top K| / |held-out|, K = ceil(top_fraction × candidates). ``rescore``
-    (optional) recomputes scores from the training genes only. The expected recall of a random
-    ranking is K / candidates (reported as ``random_recall``).
-    """
-    folds = make_folds(gold, k, seed)
-    rows = []
-    for i, held in enumerate(folds):
-        training = sorted(set(gold) - set(held))
-        table = rescore(scored, training) if rescore else scored
-        rows.append(_fold_recall(table, i, held, training, other_known, top_fraction))
-    return pl.DataFrame(rows)
 
 
 def _fold_recall(
