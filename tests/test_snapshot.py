@@ -92,3 +92,19 @@ def test_build_rejects_missing_shared_files(tmp_path: Path) -> None:
     (shared / "SHA256SUMS").unlink()
     with pytest.raises(SnapshotError, match="SHA256SUMS: missing"):
         build_snapshot(shared, tmp_path / "out")
+
+
+@pytest.mark.parametrize("root", [SNAPSHOT, MINI], ids=["snapshot", "fixture"])
+def test_manifest_urls_name_the_real_upstream_not_the_live_replacement(root: Path) -> None:
+    """A snapshot table that a live source supersedes (s_het -> gnomAD constraint, Pfam/PROSITE
+    -> UniProt REST, HPA 2022 flags -> current HPA) must cite where *its* bytes came from, not the
+    URL live mode fetches instead."""
+    from usher_pipeline.live.sources import SOURCES, UNIPROT_BASE
+    from usher_pipeline.sources import SUPERSEDED_IN_LIVE
+
+    by_key = {e["key"]: e for e in load_manifest(root)["files"]}
+    for snap_key, live_key in SUPERSEDED_IN_LIVE.items():
+        url = by_key[snap_key]["upstream_url"]
+        assert url.startswith("https://"), (snap_key, url)
+        live_url = SOURCES[live_key].default_url if live_key in SOURCES else UNIPROT_BASE
+        assert not url.startswith(live_url), f"{snap_key} cites the live source {live_url}"
