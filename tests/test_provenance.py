@@ -175,6 +175,41 @@ def test_rule_run_success(tmp_path):
     assert store.execute_query("SELECT count(*) AS n FROM _provenance")["n"][0] == 2
 
 
+def test_sources_travel_downstream_through_sidecars(tmp_path):
+    """A job that reads only intermediate files still names every release its outputs descend
+    from: sources recorded by upstream jobs come in through the inputs' sidecars, marked ``via``
+    the input, once each, and they enter the provenance hash."""
+    (tmp_path / "raw.tsv").write_text("gene\nA\n")
+    first = fake_snakemake(tmp_path, rule="layer", inputs=["raw.tsv"],
+                           outputs=["results/layer.parquet"])  # fmt: skip
+    with RuleRun(first) as run:
+        run.add_source("gene2go", "2022-09-12", "https://example.org/gene2go", tmp_path / "raw.tsv")
+        run.write_parquet(gene_table(3), first.output[0])
+    second = fake_snakemake(tmp_path, rule="other_layer", outputs=["results/other.parquet"])
+    with RuleRun(second) as run:
+        run.add_source("hpo", "2025-01-16", "https://example.org/hpo")
+        run.write_parquet(gene_table(3), second.output[0])
+    third = fake_snakemake(tmp_path, rule="integrate", inputs=[first.output[0], second.output[0]],
+                           outputs=["results/final.parquet"])  # fmt: skip
+    with RuleRun(third) as run:
+        run.write_parquet(gene_table(3), third.output[0])
+    meta = json.loads(sidecar_path(third.output[0]).read_text())
+    _validate(sidecar_path(third.output[0]))
+    got = {(s["name"], s["via"]) for s in meta["sources"]}
+    assert got == {("gene2go", first.output[0]), ("hpo", second.output[0])}
+    assert meta["sources"][0]["sha256"] == sha256_file(tmp_path / "raw.tsv")
+    # a fourth job reading the third's output gets both again, once each, via the third's output
+    fourth = fake_snakemake(tmp_path, rule="publish", inputs=[third.output[0], first.output[0]],
+                            outputs=["results/published.parquet"])  # fmt: skip
+    with RuleRun(fourth) as run:
+        run.write_parquet(gene_table(3), fourth.output[0])
+    meta4 = json.loads(sidecar_path(fourth.output[0]).read_text())
+    assert sorted(s["name"] for s in meta4["sources"]) == ["gene2go", "hpo"]
+    assert {s["via"] for s in meta4["sources"]} == {third.output[0]}
+    bare = json.loads(sidecar_path(second.output[0]).read_text())
+    assert "via" not in bare["sources"][0]  # read by that job itself
+
+
 def test_rule_run_failure_removes_outputs_and_records(tmp_path):
     sm = fake_snakemake(tmp_path, outputs=["results/a.parquet", "results/b.tsv"])
     with pytest.raises(RuntimeError, match="boom"):

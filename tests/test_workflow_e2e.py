@@ -123,6 +123,13 @@ def test_outputs_rows_and_sidecars():
         ]
     }
     assert any("gene2go" in s for s in sources) and any("Protein Atlas" in s for s in sources)
+    # the final list names every release it descends from (through its inputs' sidecars)
+    final = {s["name"] for s in pq_meta["sources"]}
+    layer_sources = set()
+    for side in (res / "layers").glob("*.parquet.provenance.json"):
+        layer_sources |= {s["name"] for s in json.loads(side.read_text())["sources"]}
+    assert layer_sources and layer_sources <= final, layer_sources - final
+    assert any("STRING" in s for s in final) and any("gene2go" in s for s in final)
 
 
 def test_nothing_to_do_after_run_and_run_history():

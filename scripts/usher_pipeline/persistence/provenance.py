@@ -117,6 +117,10 @@ def validate_sidecar(metadata: Mapping[str, Any]) -> None:
     jsonschema.validate(dict(metadata), load_schema(), cls=jsonschema.Draft202012Validator)
 
 
+def _source_key(src: Mapping[str, Any]) -> tuple[str, str, str, str]:
+    return (str(src["name"]), str(src["release"]), str(src["url"]), src.get("sha256") or "")
+
+
 class ProvenanceTracker:
     """Collects provenance for one job (one rule execution) and writes it out."""
 
@@ -169,6 +173,27 @@ class ProvenanceTracker:
                 "sha256": sha256,
             }
         )
+
+    def inherit_sources(self, input_path: str | os.PathLike[str]) -> int:
+        """Add the data sources recorded in the sidecar of ``input_path`` (an output of an
+        upstream job), each marked ``via`` that input, so every output names every release it
+        descends from, not only the files its own job read. Returns how many were new."""
+        side = sidecar_path(input_path)
+        if not side.is_file():
+            return 0
+        try:
+            upstream = json.loads(side.read_text()).get("sources") or []
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"unreadable provenance sidecar {side}: {exc}") from exc
+        seen = {_source_key(s) for s in self.sources}
+        added = 0
+        for src in upstream:
+            if _source_key(src) in seen:
+                continue
+            seen.add(_source_key(src))
+            self.sources.append({**src, "via": str(input_path)})
+            added += 1
+        return added
 
     def _record(self, path: str | os.PathLike[str], record: Mapping[str, Any] | None) -> dict:
         rec = dict(record) if record is not None else file_record(path)

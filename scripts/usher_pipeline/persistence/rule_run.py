@@ -126,6 +126,7 @@ class RuleRun:
         for path in self.inputs:
             if os.path.exists(path):
                 input_records.append(self.tracker.add_input(path))
+                self.tracker.inherit_sources(path)
             else:
                 self.log.warning("input %s does not exist; not hashed", path)
         self._refs_start = len(self.store.refs)
