@@ -15,7 +15,10 @@ configfile: "config/config.yaml"
 validate(config, "workflow/schemas/config.schema.yaml")
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
-from usher_pipeline.config_check import check_config
+from usher_pipeline.config_check import check_config, jobs_use_checkout_library
+
+# Jobs import this checkout's library, never an installed copy (RuleRun checks it).
+jobs_use_checkout_library(Path(workflow.basedir) / "scripts")
 
 # Meaning checks (tier order, weights, results_dir, gene subset file) before any job.
 check_config(

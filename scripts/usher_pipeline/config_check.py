@@ -5,6 +5,7 @@ config file, that file and line; all problems are reported at once."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -189,3 +190,13 @@ def check_config(
             f"{dotted}: {message}" + (f" ({where})" if where else " (default or --config)")
         )
     raise ConfigError("configuration problem(s):\n  " + "\n  ".join(lines))
+
+
+def jobs_use_checkout_library(library: str | Path) -> None:
+    """Put the checkout's ``scripts/`` first on PYTHONPATH, which every job inherits. Snakemake
+    appends a rule script's folder to ``sys.path`` (after site-packages), so without this a
+    non-editable install of the package would run in every job instead of the checkout."""
+    lib = str(library)
+    parts = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if not parts or parts[0] != lib:
+        os.environ["PYTHONPATH"] = os.pathsep.join([lib, *[p for p in parts if p != lib]])

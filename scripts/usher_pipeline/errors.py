@@ -31,3 +31,7 @@ class ValidationGateError(UsherPipelineError):
 
 class ConfigError(UsherPipelineError):
     """The configuration is valid against the schema but makes no sense (names the key and file)."""
+
+
+class LibraryMismatchError(UsherPipelineError):
+    """A job imported a usher_pipeline library other than the one of the workflow it runs."""

@@ -55,6 +55,27 @@ def _as_dict(obj: Any) -> dict[str, Any]:
     return {}
 
 
+def check_library(scriptdir: str | os.PathLike[str] | None) -> None:
+    """Fail unless this process runs the library of the workflow checkout whose rule script it
+    executes (``snakemake.scriptdir``, the checkout's ``scripts/``). An installed copy of the
+    package (a non-editable ``pip install``) would otherwise silently run instead, with other code
+    and no git commit in the provenance."""
+    if not scriptdir or "://" in str(scriptdir):
+        return
+    from .. import __file__ as lib_init
+    from ..errors import LibraryMismatchError
+
+    expected = (Path(scriptdir) / "usher_pipeline").resolve()
+    loaded = Path(lib_init).resolve().parent
+    if loaded != expected:
+        raise LibraryMismatchError(
+            f"this job imported usher_pipeline from {loaded}, but the workflow's own library is "
+            f"{expected}. Reinstall in editable mode (pip install -e .) or remove the installed "
+            "copy (pip uninstall usher-pipeline); the Snakefile puts the checkout first on "
+            "PYTHONPATH, so something in this job's environment overrides it."
+        )
+
+
 class RuleRun:
     """Bookkeeping around one Snakemake job. See the module docstring."""
 
@@ -65,6 +86,7 @@ class RuleRun:
         store: PipelineStore | None = None,
         pipeline_version: str | None = None,
     ) -> None:
+        check_library(getattr(snakemake, "scriptdir", None))
         self.snakemake = snakemake
         self.config: dict[str, Any] = dict(getattr(snakemake, "config", None) or {})
         self.params: Any = getattr(snakemake, "params", None)
