@@ -212,3 +212,26 @@ def test_gc_waits_for_a_read_write_connection_of_another_process(tmp_path) -> No
         holder.wait()
     assert [t["table_name"] for t in plan.tables_dropped] == ["orphan"]
     assert store.load_dataframe("orphan") is None
+
+
+def test_every_duckdb_connect_of_the_package_is_reviewed() -> None:
+    """Outside connection.py (the helper), a ``duckdb.connect`` of the package may open only a
+    private file; a new one must be reviewed (and go through connect_state_db if it opens the
+    state database)."""
+    import re
+
+    import usher_pipeline
+
+    root = Path(usher_pipeline.__file__).parent
+    found = set()
+    for path in root.rglob("*.py"):
+        if path.name == "connection.py":
+            continue
+        for m in re.finditer(r"duckdb\.connect\((.*)$", path.read_text(), re.M):
+            found.add((path.relative_to(root).as_posix(), m.group(1).strip()))
+    assert found == {
+        ("persistence/gc.py", ")"),  # in-memory; ATTACHes the state DB via retry_lock_conflict
+        ("persistence/transfer.py", "str(snap))"),  # export: a copy in a temporary folder
+        ("persistence/transfer.py", "str(dest))"),  # import: the bag's dump, a new file
+        ("persistence/transfer.py", "str(work))"),  # import: the private copy swapped in
+    }, found
