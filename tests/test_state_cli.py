@@ -6,7 +6,7 @@ import json
 
 import polars as pl
 import pytest
-from state_fixtures import fake_snakemake
+from state_fixtures import fake_snakemake, lock_holder, mp_context
 from usher_pipeline.persistence import FetchCache, PipelineStore, RuleRun
 from usher_pipeline.state_cli import main
 
@@ -170,3 +170,90 @@ def test_verify_names_the_rule_that_recorded_a_changed_output(workflow_state, ca
     parsed.write_text("gene\nZ\n")
     assert main(["--db", db, "verify"]) == 1
     assert "changed after rule parse recorded it" in capsys.readouterr().out
+
+
+def test_query_prints_a_table_and_writes_tsv_csv_json(workflow_state, capsys, tmp_path):
+    _, db = workflow_state
+    sql = "SELECT rule, status FROM _runs ORDER BY rule"
+    assert main(["--db", db, "query", sql]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["rule", "status"]
+    assert [ln.split() for ln in lines[1:]] == [["parse", "ok"], ["score", "ok"]]
+    assert main(["--db", db, "query", sql, "--format", "tsv"]) == 0
+    assert capsys.readouterr().out == "rule\tstatus\nparse\tok\nscore\tok\n"
+    out = tmp_path / "q.csv"
+    assert main(["--db", db, "query", sql, "--format", "csv", "--output", str(out)]) == 0
+    assert out.read_text() == "rule,status\nparse,ok\nscore,ok\n"
+    assert capsys.readouterr().out == ""
+    assert (
+        main(["--db", db, "query", "SELECT 1 AS n, NULL AS v, 'a,b' AS s", "--format", "csv"]) == 0
+    )
+    assert capsys.readouterr().out == 'n,v,s\n1,,"a,b"\n'
+    assert main(["--db", db, "query", sql, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [
+        {"rule": "parse", "status": "ok"},
+        {"rule": "score", "status": "ok"},
+    ]
+
+
+def test_query_refuses_statements_that_write(workflow_state, capsys, tmp_path):
+    _, db = workflow_state
+    before = PipelineStore(db).execute_query("SELECT count(*) AS n FROM _runs")["n"][0]
+    for sql in ("DELETE FROM _runs", "DROP TABLE scored", "CREATE TABLE t AS SELECT 1 AS x"):
+        assert main(["--db", db, "query", sql]) == 2
+        err = capsys.readouterr().err
+        assert "read-only" in err and db in err
+    target = tmp_path / "copy.csv"
+    assert main(["--db", db, "query", f"COPY _runs TO '{target}'"]) == 2  # no writing files either
+    assert not target.exists()
+    assert main(["--db", db, "query", "SET enable_external_access = true"]) == 2
+    capsys.readouterr()
+    store = PipelineStore(db)
+    assert store.execute_query("SELECT count(*) AS n FROM _runs")["n"][0] == before
+    assert store.load_dataframe("scored").height == 3
+
+
+def test_query_refuses_a_missing_database_and_creates_nothing(tmp_path, capsys):
+    nope = tmp_path / "elsewhere" / "nope.duckdb"
+    assert main(["--db", str(nope), "query", "SELECT 1"]) == 2
+    assert str(nope) in capsys.readouterr().err
+    assert not nope.parent.exists()
+
+
+@pytest.mark.timeout(60)
+def test_query_waits_for_the_store_lock_and_for_a_foreign_writer(workflow_state, capsys):
+    import subprocess
+    import sys
+    import time
+
+    _, db = workflow_state
+    script = (
+        "import sys, time, duckdb\n"
+        "con = duckdb.connect(sys.argv[1])\n"  # read-write: a read-only open must wait too
+        "print('ready', flush=True)\n"
+        "time.sleep(2)\n"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", script, db], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        t0 = time.monotonic()
+        assert main(["--db", db, "query", "SELECT count(*) AS n FROM scored"]) == 0
+        assert time.monotonic() - t0 > 1.0
+        assert holder.wait(10) == 0
+    finally:
+        holder.kill()
+        holder.wait()
+    assert capsys.readouterr().out.split() == ["n", "3"]
+    # a pipeline process holding the store lock is waited for as well (the query takes it too)
+    ctx = mp_context()
+    ready = ctx.Event()
+    locker = ctx.Process(target=lock_holder, args=(db, ready, 2.0))
+    locker.start()
+    try:
+        assert ready.wait(30)
+        t0 = time.monotonic()
+        assert main(["--db", db, "query", "SELECT count(*) AS n FROM scored"]) == 0
+        assert time.monotonic() - t0 > 1.0
+    finally:
+        locker.join(30)
+    assert capsys.readouterr().out.split() == ["n", "3"]

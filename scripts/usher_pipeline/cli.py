@@ -3,7 +3,7 @@
     usher-pipeline run [--cores N] [--configfile FILE ...] [--profile DIR] [--no-report]
                        [--dry-run] [-- ARGS]
     usher-pipeline state {checkpoints,runs,provenance,lineage,verify,invalidate,export,import,
-                          inspect,gc} ...
+                          inspect,gc,query} ...
     usher-pipeline build-snapshot [--shared DIR] [--out DIR]
     usher-pipeline explain SYMBOL [--results DIR] [--json]
 

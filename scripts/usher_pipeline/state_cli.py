@@ -10,17 +10,19 @@ usher-pipeline state export FILE [--runs ID ...] [--with-outputs] [--with-cache]
 usher-pipeline state import FILE [--replace] [--restore-outputs] [--root DIR]
 usher-pipeline state inspect FILE [--json]
 usher-pipeline state gc [--keep-last N] [--dry-run]
+usher-pipeline state query "SQL" [--format table|tsv|csv|json] [--output FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from usher_pipeline.persistence import FetchCache, PipelineStore, ProvenanceTracker, sidecar_path
 from usher_pipeline.persistence._common import InvalidNameError, file_record, validate_table_name
@@ -66,15 +68,17 @@ def _open_store(args: argparse.Namespace, create: bool = False) -> PipelineStore
     return store
 
 
-def _print_table(rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
+def _print_table(
+    rows: list[dict[str, Any]], columns: Sequence[str], file: TextIO | None = None
+) -> None:
     if not rows:
-        print("(none)")
+        print("(none)", file=file)
         return
     cells = [[("" if r.get(c) is None else str(r.get(c))) for c in columns] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
-    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip(), file=file)
     for row in cells:
-        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip(), file=file)
 
 
 def _norm(path: str) -> str:
@@ -470,6 +474,46 @@ def cmd_gc(store: PipelineStore, args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_result(rows: list[dict[str, Any]], columns: list[str], fmt: str, out: TextIO) -> None:
+    if fmt == "table":
+        _print_table(rows, columns, file=out)
+    elif fmt == "json":
+        out.write(json.dumps(rows, indent=2, default=str) + "\n")
+    else:
+        writer = csv.writer(out, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n")
+        writer.writerow(columns)
+        for r in rows:
+            writer.writerow(["" if r[c] is None else r[c] for c in columns])
+
+
+def cmd_query(store: PipelineStore, args: argparse.Namespace) -> int:
+    import duckdb
+
+    from usher_pipeline.persistence import LockTimeoutError
+
+    try:
+        frame = store.read_only_query(args.sql)
+    except duckdb.Error as exc:
+        print(
+            f"usher-pipeline state query: {exc}\n(the query runs on a read-only connection to "
+            f"{store.db_path}: statements that change the database or touch other files are "
+            "refused)",
+            file=sys.stderr,
+        )
+        return 2
+    except LockTimeoutError as exc:
+        print(f"usher-pipeline state query: {exc}", file=sys.stderr)
+        return 3
+    rows, columns = frame.to_dicts(), list(frame.columns)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8", newline="") as out:
+            _write_result(rows, columns, args.format, out)
+        print(f"wrote {len(rows)} row(s) to {args.output}", file=sys.stderr)
+    else:
+        _write_result(rows, columns, args.format, sys.stdout)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="usher-pipeline state", description="Inspect and maintain the state database."
@@ -510,6 +554,13 @@ def build_parser() -> argparse.ArgumentParser:
     ins = sub.add_parser("inspect", help="validate a bag and show what it holds")
     ins.add_argument("file")
     ins.add_argument("--json", action="store_true")
+    qry = sub.add_parser(
+        "query",
+        help="run a read-only SQL statement; waits for running jobs instead of breaking them",
+    )
+    qry.add_argument("sql", help='e.g. "SELECT rule, status FROM _runs"')
+    qry.add_argument("--format", choices=["table", "tsv", "csv", "json"], default="table")
+    qry.add_argument("--output", help="write the result to FILE instead of the terminal")
     return parser
 
 
@@ -523,6 +574,7 @@ _COMMANDS = {
     "export": cmd_export,
     "gc": cmd_gc,
     "import": cmd_import,
+    "query": cmd_query,
 }
 
 

@@ -11,6 +11,7 @@ INTERFACE CONTRACT (implemented by the persistence modules; other code imports o
         .delete_checkpoint(table_name) -> bool
         .export_parquet(table_name, path) -> Path
         .execute_query(sql, params=None) -> pl.DataFrame
+        .read_only_query(sql) -> pl.DataFrame        # read_only connection (state query)
         .close(); context manager
         PipelineStore.from_config(config: dict)      # config["state"]["db"], ["lock_timeout_s"]
 
@@ -44,6 +45,10 @@ INTERFACE CONTRACT (implemented by the persistence modules; other code imports o
         .register_output(path) -> None       # a file written by other means (plot, html, json)
         .store -> PipelineStore (opened lazily, short-lived connections)
 
+    Every DuckDB connection to the state database is opened under the store lock through
+    connection.connect_state_db: a foreign holder of DuckDB's file lock (a notebook) is waited
+    for up to lock_timeout_s, then DatabaseBusyError (a LockTimeoutError) names it.
+
 See workflow/report/state_layer.md for the user-facing documentation.
 """
 
@@ -54,6 +59,7 @@ from ._common import (
     sha256_file,
     validate_table_name,
 )
+from .connection import DatabaseBusyError
 from .fetch_cache import (
     BatchCheckpoint,
     FetchCache,
@@ -78,6 +84,7 @@ __all__ = [
     "ROW_GROUP_SIZE",
     "SCHEMA_PATH",
     "BatchCheckpoint",
+    "DatabaseBusyError",
     "FetchCache",
     "FetchResult",
     "InvalidNameError",

@@ -37,6 +37,7 @@ from typing import Any
 import duckdb
 
 from ._common import quote_ident, sha256_dir, sha256_file
+from .connection import connect_state_db, retry_lock_conflict
 from .parquet import read_parquet_metadata
 from .store import PipelineStore, _table_exists
 
@@ -209,7 +210,7 @@ def _apply(con: duckdb.DuckDBPyConnection, plan: GcPlan) -> None:
     con.execute("CHECKPOINT")
 
 
-def _compact(db: Path) -> None:
+def _compact(db: Path, timeout_s: float) -> None:
     """Rewrite the database into a fresh file and swap it in (DuckDB does not shrink a file
     when rows are deleted). Called under the store lock; a crash leaves the old file."""
     from .transfer import _clean_stale
@@ -222,7 +223,9 @@ def _compact(db: Path) -> None:
     try:
         old = str(db).replace("'", "''")
         new = str(tmp).replace("'", "''")
-        con.execute(f"ATTACH '{old}' AS gc_old (READ_ONLY)")
+        retry_lock_conflict(
+            lambda: con.execute(f"ATTACH '{old}' AS gc_old (READ_ONLY)"), db, timeout_s
+        )
         con.execute(f"ATTACH '{new}' AS gc_new")
         con.execute("COPY FROM DATABASE gc_old TO gc_new")
         con.execute("DETACH gc_old")
@@ -247,7 +250,7 @@ def collect_garbage(store: PipelineStore, *, keep_last: int = 1, dry_run: bool =
         pass
     with store._lock.hold(rule=store.holder, operation="gc"):
         before = db.stat().st_size if db.exists() else 0
-        con = duckdb.connect(str(db))
+        con = connect_state_db(db, store.lock_timeout_s)
         try:
             plan = plan_gc(con, keep_last)
             plan.db_size_before = before
@@ -261,6 +264,6 @@ def collect_garbage(store: PipelineStore, *, keep_last: int = 1, dry_run: bool =
                 with contextlib.suppress(FileNotFoundError):
                     Path(path).unlink()
             if not plan.empty:
-                _compact(db)
+                _compact(db, store.lock_timeout_s)
         plan.db_size_after = db.stat().st_size if db.exists() else 0
     return plan

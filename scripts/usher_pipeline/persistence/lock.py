@@ -43,10 +43,15 @@ def _thread_lock(key: str) -> threading.RLock:
 class LockTimeoutError(TimeoutError):
     """Raised when the state-database lock could not be acquired within the configured time."""
 
-    def __init__(self, db_path: Path, timeout_s: float, holder: dict | None) -> None:
+    def __init__(
+        self, db_path: Path, timeout_s: float, holder: dict | None, *, message: str | None = None
+    ) -> None:
         self.db_path = db_path
         self.timeout_s = timeout_s
         self.holder = holder
+        if message is not None:  # a subclass describing another kind of holder
+            super().__init__(message)
+            return
         if holder:
             who = (
                 f"held by pid {holder.get('pid')} on host {holder.get('host')}"

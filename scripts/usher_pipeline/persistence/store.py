@@ -32,6 +32,7 @@ from ._common import (
     validate_column_names,
     validate_table_name,
 )
+from .connection import connect_state_db
 from .lock import DatabaseLock
 from .parquet import arrow_table, write_parquet
 
@@ -318,7 +319,9 @@ class PipelineStore:
             raise RuntimeError(f"{self!r} is closed")
         log = lock_log_path(self.db_path)
         with self._lock.hold(rule=self.holder, operation=operation) as stats:
-            con = duckdb.connect(str(self.db_path), config={"threads": self.threads})
+            con = connect_state_db(
+                self.db_path, self.lock_timeout_s, config={"threads": self.threads}
+            )
             try:
                 key = _file_key(self.db_path)
                 if key not in _SCHEMA_CHECKED:
@@ -482,6 +485,37 @@ class PipelineStore:
         with self._transaction("query", write="_lock_waits" in sql) as con:
             rel = con.sql(sql, params=params) if params is not None else con.sql(sql)
             table = rel.to_arrow_table() if rel is not None else None
+        if table is None:
+            return pl.DataFrame()
+        out = pl.from_arrow(table)
+        assert isinstance(out, pl.DataFrame)
+        return out
+
+    def read_only_query(self, sql: str) -> pl.DataFrame:
+        """Run SQL on a DuckDB connection that can only read the database (``state query``).
+
+        The connection is opened ``read_only`` with external access disabled and its
+        configuration locked, so DuckDB itself refuses any statement that would change the
+        database or touch other files. The store lock is held only while the query runs: running
+        jobs wait for it instead of failing on DuckDB's file lock. Nothing is written, not even a
+        lock-wait record.
+        """
+        if not isinstance(sql, str) or not sql.strip():
+            raise ValueError("sql must be a non-empty string")
+        if self._closed:
+            raise RuntimeError(f"{self!r} is closed")
+        config = {
+            "threads": self.threads,
+            "enable_external_access": False,
+            "lock_configuration": True,
+        }
+        with self._lock.hold(rule=self.holder, operation="read_only_query"):
+            con = connect_state_db(self.db_path, self.lock_timeout_s, read_only=True, config=config)
+            try:
+                rel = con.sql(sql)
+                table = rel.to_arrow_table() if rel is not None else None
+            finally:
+                con.close()
         if table is None:
             return pl.DataFrame()
         out = pl.from_arrow(table)

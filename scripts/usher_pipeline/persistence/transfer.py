@@ -45,6 +45,7 @@ import polars as pl
 
 from ..recovery import pid_alive
 from ._common import content_hash, file_record, quote_ident, sha256_file, utc_now_iso
+from .connection import connect_state_db
 from .provenance import git_commit, software_versions
 from .store import PipelineStore, ensure_schema
 
@@ -674,14 +675,14 @@ def import_state(
         roles = {"cache"} | ({"outputs", "provenance"} if restore_outputs else set())
         with store._lock.hold(rule=store.holder, operation="import"):
             _clean_stale(db.parent, f".{db.name}.import-")
-            if _already_imported(db, digest):
+            if _already_imported(db, digest, store.lock_timeout_s):
                 summary.already_imported = True
                 return summary
             _restore_files(bag_dir, files, roles, root_p, summary)
             work = db.with_name(f".{db.name}.import-{os.getpid()}-{uuid.uuid4().hex[:8]}")
             try:
                 if db.exists():
-                    con = duckdb.connect(str(db))
+                    con = connect_state_db(db, store.lock_timeout_s)
                     con.execute("CHECKPOINT")
                     con.close()
                     if Path(f"{db}.wal").exists():
@@ -731,10 +732,10 @@ def import_state(
     return summary
 
 
-def _already_imported(db: Path, digest: str) -> bool:
+def _already_imported(db: Path, digest: str, timeout_s: float) -> bool:
     if not db.exists():
         return False
-    con = duckdb.connect(str(db))
+    con = connect_state_db(db, timeout_s)
     try:
         ensure_schema(con)
         row = con.execute("SELECT count(*) FROM _imports WHERE sha256 = ?", [digest]).fetchall()
