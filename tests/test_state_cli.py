@@ -194,6 +194,11 @@ def test_query_prints_a_table_and_writes_tsv_csv_json(workflow_state, capsys, tm
         {"rule": "parse", "status": "ok"},
         {"rule": "score", "status": "ok"},
     ]
+    nan_sql = "SELECT 'nan'::DOUBLE AS x, 'inf'::DOUBLE AS y, 1.5::DOUBLE AS z"
+    assert main(["--db", db, "query", nan_sql, "--format", "json"]) == 0
+    text = capsys.readouterr().out
+    assert "NaN" not in text and "Infinity" not in text  # not JSON
+    assert json.loads(text) == [{"x": None, "y": None, "z": 1.5}]
 
 
 def test_query_refuses_statements_that_write(workflow_state, capsys, tmp_path):

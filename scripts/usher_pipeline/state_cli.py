@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -478,7 +479,12 @@ def _write_result(rows: list[dict[str, Any]], columns: list[str], fmt: str, out:
     if fmt == "table":
         _print_table(rows, columns, file=out)
     elif fmt == "json":
-        out.write(json.dumps(rows, indent=2, default=str) + "\n")
+        # NaN and infinities are not JSON: written as null
+        clean = [
+            {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in r.items()}
+            for r in rows
+        ]
+        out.write(json.dumps(clean, indent=2, default=str, allow_nan=False) + "\n")
     else:
         writer = csv.writer(out, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n")
         writer.writerow(columns)
