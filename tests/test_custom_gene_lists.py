@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import polars as pl
 import pytest
 import yaml
@@ -72,7 +74,7 @@ def _mini_config(tmp_path, **files) -> dict:
     so a user Usher file stands in unless given; set coverage is not checked."""
     usher = tmp_path / "usher.txt"
     usher.write_text("USH2A\nMYO7A\n")
-    cfg = config()
+    cfg = copy.deepcopy(config())  # config() is cached: never change it in place
     cfg["mapping"]["min_gene_set_rate"] = 0.0
     for role, path in {"usher": usher, **files}.items():
         cfg["known_genes"][role] = str(path)
