@@ -89,9 +89,13 @@ def load_config(configfiles: list[str] | None, overrides: list[str] | None) -> d
     for cf in [str(REPO / "config" / "config.yaml"), *(configfiles or [])]:
         path = Path(cf) if Path(cf).is_absolute() else REPO / cf
         _merge(config, yaml.safe_load(path.read_text()) or {})
+    from .config_check import typed_overrides
+
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
     for item in expand_dotted(overrides):
         key, _, value = item.partition("=")
-        _merge(config, {key: yaml.safe_load(value) if value else value})
+        entry = {key: yaml.safe_load(value) if value else value}
+        _merge(config, typed_overrides(entry, schema))
     return config
 
 
