@@ -5,14 +5,18 @@ values); ``usher-pipeline run`` also accepts dotted keys and sends the nested fo
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from e2e_fixtures import REPO, TEST_CONFIG_REL, copy_workflow, describe, run_snakemake
+from e2e_fixtures import (
+    REPO,
+    TEST_CONFIG_REL,
+    copy_workflow,
+    describe,
+    probe_workflow,
+    run_snakemake,
+)
 from snakemake.cli import parse_config
 from usher_pipeline.cli import expand_dotted, load_config
 from usher_pipeline.config_check import typed_overrides
@@ -58,28 +62,8 @@ def test_dotted_keys_expanded_to_the_nested_form() -> None:
     assert cfg["validation"]["folds"] == 5
 
 
-# Loads the workflow through the Snakemake API with the --config entries parsed exactly as the
-# command line parses them, and prints the params the validate rule sees.
-_PROBE = r"""
-import json, sys
-from pathlib import Path
-from snakemake.api import SnakemakeApi
-from snakemake.cli import parse_config
-from snakemake.settings.types import (
-    ConfigSettings, OutputSettings, ResourceSettings, StorageSettings,
-)
-with SnakemakeApi(OutputSettings()) as api:
-    wf = api.workflow(
-        resource_settings=ResourceSettings(),
-        config_settings=ConfigSettings(
-            configfiles=[Path(sys.argv[1])], config=parse_config(sys.argv[2:])
-        ),
-        storage_settings=StorageSettings(),
-        snakefile=Path("Snakefile"),
-    )._workflow
-    params = wf.get_rule("validate").params
-    print("PARAMS_JSON " + json.dumps(params.validation))
-"""
+# The params the validate rule sees.
+_PARAMS = 'print("PROBE_JSON " + json.dumps(wf.get_rule("validate").params.validation))'
 
 
 @pytest.mark.parametrize(
@@ -92,13 +76,7 @@ with SnakemakeApi(OutputSettings()) as api:
     ids=["yaml", "json", "dotted"],
 )
 def test_nested_override_reaches_rule_params_and_keeps_siblings(entries) -> None:
-    res = subprocess.run(
-        [sys.executable, "-c", _PROBE, str(TEST_CONFIG_REL), *entries],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert res.returncode == 0, (res.stdout + res.stderr)[-6000:]
-    line = next(ln for ln in res.stdout.splitlines() if ln.startswith("PARAMS_JSON "))
-    seen = json.loads(line.removeprefix("PARAMS_JSON "))
+    seen = probe_workflow(_PARAMS, TEST_CONFIG_REL, entries)
     fixture = yaml.safe_load((REPO / TEST_CONFIG_REL).read_text())["validation"]
     assert seen["gates"]["min_cv_recall"] == 0.4 and seen["folds"] == 4
     expected = dict(fixture, folds=4, gates=dict(fixture["gates"], min_cv_recall=0.4))
