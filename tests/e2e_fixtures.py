@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -214,6 +215,7 @@ def local_run() -> LocalRun:
 _PROBE_HEAD = r"""
 import json, sys
 from pathlib import Path
+from typing import Any
 from snakemake.api import SnakemakeApi
 from snakemake.cli import parse_config
 from snakemake.settings.types import (
@@ -231,7 +233,7 @@ with SnakemakeApi(OutputSettings()) as api:
 """
 
 
-def probe_workflow(body: str, configfile: Path, config: list[str], cwd: Path = REPO):
+def probe_workflow(body: str, configfile: Path, config: list[str], cwd: Path = REPO) -> Any:
     """What ``body`` (indented code using ``wf``) prints after ``PROBE_JSON ``, decoded."""
     script = _PROBE_HEAD + "".join(f"    {line}\n" for line in body.strip().splitlines())
     res = subprocess.run(
