@@ -12,13 +12,24 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
-
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
-from usher_pipeline.config_check import check_config, jobs_use_checkout_library
+from usher_pipeline.config_check import (
+    apply_overrides,
+    check_config,
+    jobs_use_checkout_library,
+)
 
 # Jobs import this checkout's library, never an installed copy (RuleRun checks it).
 jobs_use_checkout_library(Path(workflow.basedir) / "scripts")
+
+# Nested --config values arrive as strings ('validation={gates: {min_cv_recall: 0.5}}' gives
+# '0.5'): merge them again with the types the schema asks for, keeping sibling keys.
+apply_overrides(
+    config,
+    workflow.config_settings.overwrite_config,
+    "workflow/schemas/config.schema.yaml",
+)
+validate(config, "workflow/schemas/config.schema.yaml")
 
 # Meaning checks (tier order, weights, results_dir, gene subset file) before any job.
 check_config(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
+import json
 import os
 import re
 import shutil
@@ -23,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -205,3 +207,39 @@ def local_run() -> LocalRun:
     if _LOCAL_RUN.result.returncode != 0:
         raise AssertionError("fixture workflow run failed\n" + describe(_LOCAL_RUN.result))
     return _LOCAL_RUN
+
+
+# Loads the workflow through the Snakemake API (in a subprocess: Snakemake keeps global state)
+# with a config file and --config entries parsed exactly as the command line parses them, then
+# runs ``body`` with the loaded workflow as ``wf``; ``body`` prints "PROBE_JSON <json>".
+_PROBE_HEAD = r"""
+import json, sys
+from pathlib import Path
+from typing import Any
+from snakemake.api import SnakemakeApi
+from snakemake.cli import parse_config
+from snakemake.settings.types import (
+    ConfigSettings, OutputSettings, ResourceSettings, StorageSettings,
+)
+with SnakemakeApi(OutputSettings()) as api:
+    wf = api.workflow(
+        resource_settings=ResourceSettings(),
+        config_settings=ConfigSettings(
+            configfiles=[Path(sys.argv[1])], config=parse_config(sys.argv[2:])
+        ),
+        storage_settings=StorageSettings(),
+        snakefile=Path("Snakefile"),
+    )._workflow
+"""
+
+
+def probe_workflow(body: str, configfile: Path, config: list[str], cwd: Path = REPO) -> Any:
+    """What ``body`` (indented code using ``wf``) prints after ``PROBE_JSON ``, decoded."""
+    script = _PROBE_HEAD + "".join(f"    {line}\n" for line in body.strip().splitlines())
+    res = subprocess.run(
+        [sys.executable, "-c", script, str(configfile), *config],
+        cwd=cwd, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert res.returncode == 0, (res.stdout + res.stderr)[-6000:]
+    line = next(ln for ln in res.stdout.splitlines() if ln.startswith("PROBE_JSON "))
+    return json.loads(line.removeprefix("PROBE_JSON "))

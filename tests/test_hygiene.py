@@ -4,7 +4,6 @@ pinned environment files, fetch rules local. Each check fails the build when bro
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from e2e_fixtures import REPO, TEST_CONFIG_REL, snakemake_bin
+from e2e_fixtures import REPO, TEST_CONFIG_REL, probe_workflow, snakemake_bin
 
 BIN = Path(sys.executable).parent
 MODES = ["snapshot", "live"]
@@ -67,44 +66,25 @@ def test_ruff_format_check():
     assert res.returncode == 0, (res.stdout + res.stderr)[-6000:]
 
 
-# Loads the workflow through the Snakemake API (in a subprocess: Snakemake keeps global
-# state) and prints what each rule declares.
-_PROBE = r"""
-import json, sys
-from pathlib import Path
-from snakemake.api import SnakemakeApi
-from snakemake.settings.types import (
-    ConfigSettings, OutputSettings, ResourceSettings, StorageSettings,
-)
-with SnakemakeApi(OutputSettings()) as api:
-    wf = api.workflow(
-        resource_settings=ResourceSettings(),
-        config_settings=ConfigSettings(
-            configfiles=[Path(sys.argv[1])], config={"mode": sys.argv[2]}
-        ),
-        storage_settings=StorageSettings(),
-        snakefile=Path("Snakefile"),
-    )._workflow
-    rules = [
-        {
-            "name": r.name,
-            "snakefile": str(r.snakefile),
-            "log": [str(f) for f in r.log],
-            "conda": None if r.conda_env is None else str(r.conda_env),
-            "norun": bool(r.norun),
-            "localrule": r.name in wf._localrules,
-        }
-        for r in wf.rules
-    ]
-    print("RULES_JSON " + json.dumps(rules))
+# What each rule of the loaded workflow declares.
+_RULES = r"""
+rules = [
+    {
+        "name": r.name,
+        "snakefile": str(r.snakefile),
+        "log": [str(f) for f in r.log],
+        "conda": None if r.conda_env is None else str(r.conda_env),
+        "norun": bool(r.norun),
+        "localrule": r.name in wf._localrules,
+    }
+    for r in wf.rules
+]
+print("PROBE_JSON " + json.dumps(rules))
 """
 
 
 def _rules(mode: str) -> list[dict]:
-    res = _run([sys.executable, "-c", _PROBE, str(TEST_CONFIG_REL), mode])
-    assert res.returncode == 0, (res.stdout + res.stderr)[-6000:]
-    line = next(ln for ln in res.stdout.splitlines() if ln.startswith("RULES_JSON "))
-    return json.loads(line.removeprefix("RULES_JSON "))
+    return probe_workflow(_RULES, TEST_CONFIG_REL, [f"mode={mode}"])
 
 
 @pytest.fixture(scope="module", params=MODES)

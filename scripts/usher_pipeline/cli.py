@@ -17,6 +17,7 @@ time at the rate limits, what is already checkpointed; see :mod:`usher_pipeline.
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import shutil
 import subprocess
@@ -59,15 +60,42 @@ def _merge(base: dict, new: dict) -> dict:
     return base
 
 
+def expand_dotted(overrides: list[str] | None) -> list[str]:
+    """``--config`` entries with dotted keys as the nested form Snakemake accepts.
+
+    Snakemake refuses ``validation.gates.min_cv_recall=0.5``; it becomes
+    ``validation={"gates": {"min_cv_recall": "0.5"}}``, which Snakemake merges key by key (the
+    Snakefile then gives the value the schema's type). A value that is a YAML list or mapping
+    (``[...]``, ``{...}``) is kept as written. Other entries pass unchanged."""
+    out = []
+    for item in overrides or []:
+        key, sep, value = item.partition("=")
+        if not sep or "." not in key:
+            out.append(item)
+            continue
+        top, *rest = key.split(".")
+        raw = value.strip()
+        inner = raw if raw[:1] in ("[", "{") else json.dumps(value)
+        for part in reversed(rest):
+            inner = "{" + json.dumps(part) + ": " + inner + "}"
+        out.append(f"{top}={inner}")
+    return out
+
+
 def load_config(configfiles: list[str] | None, overrides: list[str] | None) -> dict:
-    """The workflow config as Snakemake builds it: config.yaml, --configfile(s), --config."""
+    """The workflow config as Snakemake builds it: config.yaml, --configfile(s), --config (nested
+    values merged key by key)."""
     config: dict = {}
     for cf in [str(REPO / "config" / "config.yaml"), *(configfiles or [])]:
         path = Path(cf) if Path(cf).is_absolute() else REPO / cf
         _merge(config, yaml.safe_load(path.read_text()) or {})
-    for item in overrides or []:
+    from .config_check import typed_overrides
+
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    for item in expand_dotted(overrides):
         key, _, value = item.partition("=")
-        config[key] = yaml.safe_load(value) if value else value
+        entry = {key: yaml.safe_load(value) if value else value}
+        _merge(config, typed_overrides(entry, schema))
     return config
 
 
@@ -121,7 +149,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.configfile:
         base += ["--configfile", *args.configfile]
     if args.config:
-        base += ["--config", *args.config]
+        base += ["--config", *expand_dotted(args.config)]
     if args.dry_run:
         config = load_config(args.configfile, args.config)
         if config.get("mode") == "live":
@@ -165,7 +193,12 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="run the workflow, then build the HTML report")
     run.add_argument("--cores", "-c", default="all", help="cores for snakemake (default: all)")
     run.add_argument("--configfile", nargs="+", help="config file(s), later ones override")
-    run.add_argument("--config", nargs="+", help="KEY=VALUE overrides passed to snakemake")
+    run.add_argument(
+        "--config",
+        nargs="+",
+        help="KEY=VALUE overrides passed to snakemake (a dotted KEY such as "
+        "validation.gates.min_cv_recall is sent as the nested mapping Snakemake accepts)",
+    )
     run.add_argument("--profile", help="snakemake profile dir, e.g. workflow/profiles/slurm")
     run.add_argument("--no-report", action="store_true", help="skip snakemake --report")
     run.add_argument(

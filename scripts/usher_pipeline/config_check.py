@@ -112,28 +112,29 @@ def check_results_dir(
     return []
 
 
-def read_gene_subset(path: str | Path) -> list[tuple[int, str]]:
-    """The entries of a gene subset file as ``(line number, entry)``: one identifier per line,
-    blank lines and ``#`` comments skipped, UTF-8 (a byte-order mark is tolerated).
+def read_gene_subset(path: str | Path, key: str = "gene_subset") -> list[tuple[int, str]]:
+    """The entries of a gene list file (``gene_subset`` or a known-gene / control list) as
+    ``(line number, entry)``: one identifier per line, blank lines and ``#`` comments skipped,
+    UTF-8 (a byte-order mark is tolerated).
 
-    Raises ConfigError naming the file (and line) when it is missing, unreadable, not UTF-8 or
-    lists no gene.
+    Raises ConfigError naming ``key`` and the file (and line) when it is missing, unreadable, not
+    UTF-8 or lists no gene.
     """
     p = Path(path)
     if not p.exists():
-        raise ConfigError(f"gene_subset: file {p} does not exist")
+        raise ConfigError(f"{key}: file {p} does not exist")
     if not p.is_file():
-        raise ConfigError(f"gene_subset: {p} is not a file")
+        raise ConfigError(f"{key}: {p} is not a file")
     try:
         data = p.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"gene_subset: cannot read {p} ({exc.strerror})") from exc
+        raise ConfigError(f"{key}: cannot read {p} ({exc.strerror})") from exc
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise ConfigError(
-            f"gene_subset: {p} line {line} is not UTF-8 text (byte 0x{data[exc.start]:02x}); "
+            f"{key}: {p} line {line} is not UTF-8 text (byte 0x{data[exc.start]:02x}); "
             "save the file as UTF-8"
         ) from exc
     entries = []
@@ -142,8 +143,17 @@ def read_gene_subset(path: str | Path) -> list[tuple[int, str]]:
         if entry:
             entries.append((n, entry))
     if not entries:
-        raise ConfigError(f"gene_subset: {p} lists no gene (empty or only comments)")
+        raise ConfigError(f"{key}: {p} lists no gene (empty or only comments)")
     return entries
+
+
+def _gene_list_problem(key: tuple[str, ...], path: Path) -> list[tuple[tuple[str, ...], str]]:
+    dotted = ".".join(key)
+    try:
+        read_gene_subset(path, dotted)
+    except ConfigError as exc:
+        return [(key, str(exc).removeprefix(f"{dotted}: "))]
+    return []
 
 
 def check_gene_subset(
@@ -152,11 +162,99 @@ def check_gene_subset(
     path = config.get("gene_subset")
     if not path:
         return []
+    return _gene_list_problem(("gene_subset",), Path(cwd) / path)
+
+
+def check_gene_list_files(
+    config: Mapping[str, Any], cwd: str | Path
+) -> list[tuple[tuple[str, ...], str]]:
+    """Every ``known_genes`` / ``negative_controls`` entry that is not a snapshot manifest key is
+    a user gene-list file: it must exist, be UTF-8 text and list at least one gene."""
+    from .sources import gene_list_entries
+
+    snap_dir = Path(cwd) / str(config.get("snapshot_dir") or "")
     try:
-        read_gene_subset(Path(cwd) / path)
-    except ConfigError as exc:
-        return [(("gene_subset",), str(exc).removeprefix("gene_subset: "))]
-    return []
+        entries = gene_list_entries(config, snap_dir)
+    except (OSError, ValueError, KeyError):
+        return []  # no readable manifest: the snapshot check reports that
+    return [
+        problem
+        for entry in entries
+        if entry.user_file
+        for problem in _gene_list_problem((entry.section, entry.role), Path(cwd) / entry.value)
+    ]
+
+
+def _schema_node(schema: Mapping[str, Any], node: Any) -> Mapping[str, Any]:
+    """``node`` with a local ``$ref`` followed (``#/definitions/...``)."""
+    while isinstance(node, Mapping) and "$ref" in node:
+        target: Any = schema
+        for part in str(node["$ref"]).removeprefix("#/").split("/"):
+            target = target[part]
+        node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+    return node if isinstance(node, Mapping) else {}
+
+
+def _schema_types(node: Mapping[str, Any]) -> set[str]:
+    kinds = node.get("type", [])
+    return {kinds} if isinstance(kinds, str) else set(kinds)
+
+
+def _typed_value(value: Any, node: Mapping[str, Any], schema: Mapping[str, Any]) -> Any:
+    node = _schema_node(schema, node)
+    if isinstance(value, Mapping):
+        props = node.get("properties") or {}
+        extra = node.get("additionalProperties")
+        return {
+            k: _typed_value(v, props.get(k, extra if isinstance(extra, Mapping) else {}), schema)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        items = node.get("items")
+        return [_typed_value(v, items if isinstance(items, Mapping) else {}, schema) for v in value]
+    kinds = _schema_types(node)
+    if isinstance(value, str) and "null" in kinds and value in ("null", "Null", "NULL", "~"):
+        return None
+    if not isinstance(value, str) or not kinds or "string" in kinds:
+        return value
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+    wanted = {
+        "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+        "boolean": lambda v: isinstance(v, bool),
+        "null": lambda v: v is None,
+    }
+    if any(wanted[k](parsed) for k in kinds if k in wanted):
+        return parsed
+    return value
+
+
+def typed_overrides(overrides: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
+    """``--config`` overrides with the types the schema asks for.
+
+    Snakemake parses a ``--config key=VALUE`` whose VALUE is a YAML mapping with YAML's base
+    loader, so every nested scalar is a string (``validation={gates: {min_cv_recall: 0.5}}``
+    gives ``'0.5'``). Where the schema wants a number, integer, boolean or null and not a string,
+    the string is read as YAML and kept when it has a wanted type; ``null`` is None wherever the
+    schema allows null; anything else is left as it is, for the schema validation to report."""
+    return _typed_value(dict(overrides), schema, schema)
+
+
+def apply_overrides(
+    config: dict[str, Any], overrides: Mapping[str, Any], schema_file: str | Path
+) -> None:
+    """Merge the typed ``overrides`` (Snakemake's overwrite config: ``--configfile`` files and
+    ``--config`` entries) onto ``config`` in place, key by key, so sibling keys of a nested
+    override keep their values from the config files."""
+    if not overrides:
+        return
+    from snakemake.utils import update_config
+
+    schema = yaml.safe_load(Path(schema_file).read_text(encoding="utf-8"))
+    update_config(config, typed_overrides(overrides, schema))
 
 
 def check_config(
@@ -179,6 +277,7 @@ def check_config(
         *check_weights(config),
         *check_results_dir(config, project_dir, cwd),
         *check_gene_subset(config, cwd),
+        *check_gene_list_files(config, cwd),
     ]
     if not problems:
         return

@@ -22,6 +22,15 @@ def _fmt(v: object) -> str:
     return str(v)
 
 
+def _user_gene_lists(mapping: Mapping) -> list[str]:
+    """The user's own gene-list files of the run (config key, path, full sha256), if any."""
+    lists = mapping.get("user_gene_lists") or {}
+    if not lists:
+        return []
+    rows = [[key, f"`{v['path']}`", f"`{v['sha256']}`"] for key, v in sorted(lists.items())]
+    return ["## User gene lists", "", _table(["config key", "file", "sha256"], rows), ""]
+
+
 def reproducibility_markdown(
     *,
     config: Mapping,
@@ -58,6 +67,7 @@ def reproducibility_markdown(
             ],
         ),
         "",
+        *_user_gene_lists(mapping),
         "## Gene counts at each step",
         "",
     ]

@@ -12,10 +12,10 @@ import polars as pl
 
 from .layers import LAYER_NAMES, SEEDED_LAYERS
 from .persistence import RuleRun
-from .persistence._common import atomic_write_text
+from .persistence._common import atomic_write_text, sha256_file
 from .scoring import SCORED_LAYERS, summarize_evidence
 from .snapshot import verify_snapshot
-from .sources import LIVE_REPLACEMENTS, snapshot_paths
+from .sources import LIVE_REPLACEMENTS, USER_GENE_LIST_INPUT, snapshot_paths
 
 # Raw list columns kept only in the layer tables, not repeated in gene_evidence.parquet.
 BULKY_RAW_COLUMNS = ("network_neighbours", "network_neighbour_weights", "phylo_species_idx",
@@ -68,6 +68,23 @@ def _record_inputs_sources(run: RuleRun, named_inputs: dict[str, str]) -> None:
                     )
 
 
+def _record_user_gene_lists(run: RuleRun, named_inputs: dict[str, str]) -> dict[str, dict]:
+    """Record each user gene-list file (input ``gene_list_<role>``) as a source with its sha256;
+    return ``config key -> {path, sha256}`` for the mapping report."""
+    out = {}
+    for name, path in named_inputs.items():
+        if not name.startswith(USER_GENE_LIST_INPUT):
+            continue
+        role = name.removeprefix(USER_GENE_LIST_INPUT)
+        section = "known_genes" if role in (run.config.get("known_genes") or {}) else \
+            "negative_controls"  # fmt: skip
+        digest = sha256_file(path)
+        run.add_source(f"user gene list {section}.{role}", "user file", "", path=path,
+                       sha256=digest)  # fmt: skip
+        out[f"{section}.{role}"] = {"path": path, "sha256": digest}
+    return out
+
+
 def named_inputs(snakemake: Any) -> dict[str, str]:
     """Named single-file inputs of a job (Snakemake namedlist → dict)."""
     out = {}
@@ -95,6 +112,7 @@ def gene_universe_rule(snakemake: Any) -> None:
     with RuleRun(snakemake) as run:
         inputs = named_inputs(snakemake)
         _record_inputs_sources(run, inputs)
+        user_lists = _record_user_gene_lists(run, inputs)
         subset = None
         subset_files = list(snakemake.input.get("subset", []) or [])
         if isinstance(subset_files, str):
@@ -122,7 +140,12 @@ def gene_universe_rule(snakemake: Any) -> None:
         run.write_tsv(log.sort("gene_set", "symbol"), snakemake.output.mapping)
         _write_json(
             run,
-            {"universe": summary, "gene_sets": set_stats, "mode": snakemake.params.mode},
+            {
+                "universe": summary,
+                "gene_sets": set_stats,
+                "mode": snakemake.params.mode,
+                "user_gene_lists": user_lists,
+            },
             snakemake.output.report,
         )
 

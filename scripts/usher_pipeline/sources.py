@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .snapshot import load_manifest
 
@@ -105,3 +107,44 @@ def step_inputs(
             if key not in off:
                 out[key] = f"{results_dir}/live/raw/{key}"
     return out
+
+
+# Config sections whose entries name a gene list (role -> manifest key or file), and the prefix of
+# a user file's input name in the gene_universe rule.
+GENE_LIST_SECTIONS = ("known_genes", "negative_controls")
+USER_GENE_LIST_INPUT = "gene_list_"
+
+
+@dataclass(frozen=True)
+class GeneListEntry:
+    """One configured gene list: ``section.role`` names either a snapshot manifest key or, when
+    ``user_file``, the path of the user's own file (one gene per line, as ``gene_subset``)."""
+
+    section: str
+    role: str
+    value: str
+    user_file: bool
+
+    @property
+    def input_name(self) -> str:
+        """The manifest key, or the named input of the user file in the gene_universe rule."""
+        return f"{USER_GENE_LIST_INPUT}{self.role}" if self.user_file else self.value
+
+
+def gene_list_entries(config: Mapping[str, Any], snapshot_dir: str | Path) -> list[GeneListEntry]:
+    """The gene lists of ``known_genes`` and ``negative_controls`` in config order: a value that
+    is a key of the snapshot manifest is that snapshot file, any other value a user file."""
+    keys = set(snapshot_paths(snapshot_dir))
+    out = []
+    for section in GENE_LIST_SECTIONS:
+        for role, value in (config.get(section) or {}).items():
+            if role == "exclude_from_controls" or not isinstance(value, str):
+                continue
+            out.append(GeneListEntry(section, role, value, value not in keys))
+    return out
+
+
+def user_gene_list_inputs(config: Mapping[str, Any], snapshot_dir: str | Path) -> dict[str, str]:
+    """Named inputs (``gene_list_<role>`` -> path) of the user gene-list files, so editing one
+    reruns the jobs that read it."""
+    return {e.input_name: e.value for e in gene_list_entries(config, snapshot_dir) if e.user_file}

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
+from .config_check import read_gene_subset
 from .errors import MappingError
 from .layers import cilia_layers
 from .layers.go_layers import annotation_layer, localization_layer
@@ -22,8 +23,9 @@ from .layers.other_layers import (
 from .layers.phenotype_layers import human_phenotype_layer, mouse_phenotype_layer
 from .parsers import cilia, hpa, ids, misc, ncbi, phenotypes
 from .parsers.ontology import read_go, read_obo
+from .sources import USER_GENE_LIST_INPUT
 from .universe import build_universe as _build_universe
-from .universe import complete_layer, mapping_summary, resolve_identifiers, resolve_symbols
+from .universe import complete_layer, mapping_summary, resolve_gene_list, resolve_symbols
 
 Paths = Mapping[str, str | Path]
 
@@ -47,18 +49,8 @@ def universe_step(
     summary = mapping_summary(genes)
     if gene_subset is not None:
         numbered = [e if isinstance(e, tuple) else (i, e) for i, e in enumerate(gene_subset, 1)]
-        res = resolve_identifiers([e for _, e in numbered], genes, aliases)
-        bad = dict(
-            res.filter(pl.col("gene_id").is_null()).select("symbol", "match_type").iter_rows()
-        )
-        if bad:
-            where = f"{subset_file}" if subset_file else "gene_subset"
-            listed = [f"line {n}: {e} ({bad[e]})" for n, e in numbered if e in bad]
-            raise MappingError(
-                f"gene_subset {where}: {len(listed)} entr{'y' if len(listed) == 1 else 'ies'} "
-                "resolve to no single universe gene (by symbol, previous symbol, alias, HGNC ID or "
-                "Ensembl gene ID):\n  " + "\n  ".join(listed)
-            )
+        where = f"gene_subset {subset_file}" if subset_file else "gene_subset gene_subset"
+        res = resolve_gene_list(numbered, genes, aliases, where)
         keep = res["gene_id"].to_list()
         genes = genes.filter(pl.col("gene_id").is_in(keep))
         aliases = aliases.filter(pl.col("gene_id").is_in(keep))
@@ -74,8 +66,12 @@ def gene_sets_step(
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
     """Resolve every gene set to gene_id. Returns (flags per universe gene, resolution log, stats).
 
+    A set whose path is given as input ``gene_list_<name>`` is the user's own file (one gene per
+    line, as ``gene_subset``); every other set is read from the snapshot file of its manifest key.
+
     Hard failures: an unmapped control gene (Usher or cilia gold standard) unless listed in
-    ``known_genes.exclude_from_controls``; a gene set mapping below ``mapping.min_gene_set_rate``.
+    ``known_genes.exclude_from_controls``; a gene set mapping below ``mapping.min_gene_set_rate``;
+    a line of a user file that resolves to no single gene (naming the file, line and entry).
     """
     known = config["known_genes"]
     excluded = known.get("exclude_from_controls") or {}
@@ -91,10 +87,18 @@ def gene_sets_step(
     stats: dict = {}
     flags = genes.select("gene_id")
     for name, key in sets.items():
-        gs = misc.read_gene_set(paths[key], key)
-        res = resolve_symbols(gs["symbol"].to_list(), full_aliases).with_columns(
-            pl.lit(name).alias("gene_set"), pl.lit(key).alias("source_key")
-        )
+        user_file = paths.get(f"{USER_GENE_LIST_INPUT}{name}")
+        if user_file is not None:
+            # the user's own list: resolved like gene_subset; an unresolved line stops the run
+            section = "known_genes" if name in known else "negative_controls"
+            entries = read_gene_subset(user_file, f"{section}.{name}")
+            where = f"{section}.{name} {user_file}"
+            res = resolve_gene_list(entries, genes, full_aliases, where, tolerated=excluded)
+            key = str(user_file)
+        else:
+            gs = misc.read_gene_set(paths[key], key)
+            res = resolve_symbols(gs["symbol"].to_list(), full_aliases)
+        res = res.with_columns(pl.lit(name).alias("gene_set"), pl.lit(key).alias("source_key"))
         logs.append(res)
         n = res.height
         mapped = res.filter(pl.col("gene_id").is_not_null())

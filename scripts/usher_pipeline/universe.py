@@ -8,7 +8,7 @@ and alias / previous symbols are kept with the resource they came from.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 
 import polars as pl
 
@@ -229,6 +229,29 @@ def resolve_identifiers(
         },
         schema={"symbol": pl.String, "gene_id": pl.String, "match_type": pl.String},
     )
+
+
+def resolve_gene_list(
+    numbered: Sequence[tuple[int, str]],
+    genes: pl.DataFrame,
+    aliases: pl.DataFrame,
+    where: str,
+    tolerated: Collection[str] = (),
+) -> pl.DataFrame:
+    """``resolve_identifiers`` on the ``(line number, entry)`` pairs of a user gene list.
+
+    An entry that does not resolve to exactly one universe gene (and is not in ``tolerated``)
+    raises MappingError naming ``where`` (the config key and file), each line and entry."""
+    res = resolve_identifiers([e for _, e in numbered], genes, aliases)
+    bad = dict(res.filter(pl.col("gene_id").is_null()).select("symbol", "match_type").iter_rows())
+    listed = [f"line {n}: {e} ({bad[e]})" for n, e in numbered if e in bad and e not in tolerated]
+    if listed:
+        raise MappingError(
+            f"{where}: {len(listed)} entr{'y' if len(listed) == 1 else 'ies'} "
+            "resolve to no single universe gene (by symbol, previous symbol, alias, HGNC ID or "
+            "Ensembl gene ID):\n  " + "\n  ".join(listed)
+        )
+    return res
 
 
 def mapping_summary(genes: pl.DataFrame) -> dict[str, float | int]:

@@ -6,7 +6,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
-from usher_pipeline.sources import LAYER_UNIVERSE_INPUTS, snapshot_paths, step_inputs
+from usher_pipeline.sources import (
+    LAYER_UNIVERSE_INPUTS,
+    snapshot_paths,
+    step_inputs,
+    user_gene_list_inputs,
+)
 from usher_pipeline.layers import LAYER_NAMES, SEEDED_LAYERS
 
 RESULTS = config["results_dir"]
@@ -62,6 +67,12 @@ def layer_fold_params(layer):
         return {}
     v = config.get("validation", {})
     return {"k": v.get("folds", 5), "seed": v.get("seed", 20261121)}
+
+
+def gene_list_files():
+    """The user's own known-gene / control files named in known_genes / negative_controls (an
+    entry that is not a snapshot manifest key), as named inputs of gene_universe."""
+    return user_gene_list_inputs(config, SNAPSHOT)
 
 
 def subset_file():

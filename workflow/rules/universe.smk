@@ -21,6 +21,7 @@ rule gene_universe:
     input:
         unpack(lambda wc: step_files("universe")),
         unpack(lambda wc: step_files("gene_sets")),
+        unpack(lambda wc: gene_list_files()),
         verified=rules.verify_snapshot.output[0],
         subset=subset_file(),
     output:
