@@ -103,18 +103,18 @@ def test_failed_gate_is_said_plainly_with_where_the_details_are(tmp_path: Path) 
         "2026-12-01T10:00:00 ERROR [usher_pipeline.rule.validate.ab] rule validate failed: "
         "Traceback (most recent call last):\n  File x\n"
         "usher_pipeline.errors.ValidationGateError: validation gate(s) failed:\n"
-        "  cv_recall_mean 0.31 < min_cv_recall 0.5\n"
-        "  temporal_auroc 0.52 < min_temporal_auroc 0.7\n"
+        "  cv_recall_mean = 0.3100, gate min_cv_recall requires >= 0.5\n"
+        "  temporal_auroc = 0.5200, gate min_temporal_auroc requires >= 0.7\n"
         "(thresholds: config validation.gates; metrics stored in the state DB table "
         "'validation_metrics')\n"
     )
     s = read_run_summary(res, SCORING)
     assert s.status == "failed"
-    assert s.failed == ["cv_recall_mean 0.31 < min_cv_recall 0.5",
-                        "temporal_auroc 0.52 < min_temporal_auroc 0.7"]  # fmt: skip
+    assert s.failed == ["cv_recall_mean = 0.3100, gate min_cv_recall requires >= 0.5",
+                        "temporal_auroc = 0.5200, gate min_temporal_auroc requires >= 0.7"]  # fmt: skip
     text = format_summary(s)
     assert text.startswith("validation: FAILED")
-    assert "failed gate: cv_recall_mean 0.31 < min_cv_recall 0.5" in text
+    assert "failed gate: cv_recall_mean = 0.3100, gate min_cv_recall requires >= 0.5" in text
     assert str(res / "logs" / "validate.log") in text
     assert "no candidate list" in text
 
@@ -147,11 +147,11 @@ def test_landing_html_shows_verdict_tiers_top_and_links(tmp_path: Path) -> None:
 
 
 def test_landing_html_of_a_failed_run(tmp_path: Path) -> None:
-    res = write_results(tmp_path / "r", failed=["cv_recall_mean 0.31 < min_cv_recall 0.5"])
+    res = write_results(tmp_path / "r", failed=["cv_recall_mean = 0.31, gate min_cv_recall"])
     s = read_run_summary(res, SCORING)
     page = landing_html(s)
     assert 'class="verdict failed"' in page and "FAILED" in page
-    assert "<li>cv_recall_mean 0.31 &lt; min_cv_recall 0.5</li>" in page
+    assert "<li>cv_recall_mean = 0.31, gate min_cv_recall</li>" in page
     assert re.search(r"<td>cv_recall_mean</td>.*?FAIL", page, re.S)
     assert "top-candidates" not in page  # nothing published from a failed validation
 
