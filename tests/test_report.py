@@ -510,14 +510,14 @@ def test_full_table_search_in_headless_chromium(report, chromium):
         assert all(target.upper() in v["symbol"].upper() for v in visible), visible
         count = browser.evaluate("document.getElementById('count').innerText")
         assert count.startswith(f"Showing {len(expect)} of {len(expect)} matching"), count
+        shot = browser.screenshot(ARTIFACTS / "report_table_search.png")
+        assert shot.stat().st_size > 10_000
         # the breakdown of the found gene expands, with its raw evidence
         text = browser.evaluate(
             "(() => { const d = document.querySelector('#candidates > tbody > tr details');"
             " d.open = true; return d.innerText; })()"
         )
         assert "localization" in text and "Contribution" in text, text[:2000]
-        shot = browser.screenshot(ARTIFACTS / "report_table_search.png")
-        assert shot.stat().st_size > 10_000
         _no_external_requests(browser)
 
 
