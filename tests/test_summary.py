@@ -179,3 +179,32 @@ def test_summary_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     data = json.loads(capsys.readouterr().out)
     assert data["tier_counts"] == {"HIGH": 2, "MEDIUM": 5, "LOW": 7}
     assert main(["summary", "--results", str(tmp_path / "none")]) == 1
+
+
+def test_run_ends_with_the_summary(tmp_path: Path, monkeypatch, capsys) -> None:
+    """`usher-pipeline run` (snakemake mocked): one-line-per-job logger, then the summary."""
+    from usher_pipeline import cli
+
+    res = write_results(tmp_path / "res")
+    calls: list[list[str]] = []
+    monkeypatch.setattr(cli, "_call", lambda cmd: calls.append(cmd) or 0)
+    monkeypatch.setattr(cli, "recover_dead_run", lambda base, args: False)
+    assert main(["run", "--cores", "2", "--config", f"results_dir={res}"]) == 0
+    run_cmd, report_cmd = calls
+    assert run_cmd[run_cmd.index("--logger") + 1] == "usher"
+    assert report_cmd[-2:] == ["--report", str(res / "report.html")]
+    out = capsys.readouterr().out
+    assert "validation: PASSED" in out and "top 10 candidates" in out
+    assert f"report: {res / 'report.html'}" in out
+    # a failed run: only a failed validation gate is summarised, plainly
+    monkeypatch.setattr(cli, "_call", lambda cmd: 1)
+    assert main(["run", "--config", f"results_dir={res}"]) == 1
+    assert "validation:" not in capsys.readouterr().out  # gates passed: the error is elsewhere
+    (res / "validation" / "validation.json").unlink()
+    (res / "logs").mkdir()
+    (res / "logs" / "validate.log").write_text(
+        "ValidationGateError: validation gate(s) failed:\n  cv_recall_mean = 0.1, gate x\n"
+    )
+    assert main(["run", "--config", f"results_dir={res}"]) == 1
+    out = capsys.readouterr().out
+    assert "validation: FAILED" in out and "failed gate: cv_recall_mean = 0.1, gate x" in out

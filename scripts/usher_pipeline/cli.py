@@ -138,6 +138,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 3
     if recovered and "--rerun-incomplete" not in args.snakemake_args:
         extra.append("--rerun-incomplete")  # the dead run's half-written outputs are redone
+    if not args.profile and not any(a.startswith("--logger") for a in args.snakemake_args):
+        extra += ["--logger", "usher"]  # one line per job (a profile chooses for itself)
     rc = _call([*base, "--cores", str(args.cores), *extra, *args.snakemake_args])
     results = Path(_results_dir(args.configfile, args.config or []))
     results = results if results.is_absolute() else REPO / results
