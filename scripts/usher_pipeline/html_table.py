@@ -219,7 +219,7 @@ def table_data(
         if layer != "annotation" and (evidence_layers is None or layer in evidence_layers)
     ]  # fmt: skip
     ordered = cands.sort("rank")
-    fields = [f for f in FIELDS]
+    fields = list(FIELDS)
     select = [pl.col(f) if f in ordered.columns else pl.lit(None).alias(f) for f in fields]
     select += [pl.col(f"{layer}_score") for layer in layers]
     select += [
