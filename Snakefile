@@ -54,7 +54,13 @@ if config["mode"] == "live":
     include: "workflow/rules/live.smk"
 
 
-report: "workflow/report/workflow.rst"
+# The report opens on the answer: once the landing_page rule wrote results/report/landing.rst
+# (validation verdict, tiers, top candidates, then workflow/report/workflow.rst), it is the
+# report's description; before that (e.g. a dry run) the workflow description alone.
+LANDING_RST = Path(config["results_dir"]) / "report" / "landing.rst"
+
+
+report: str(LANDING_RST.resolve()) if LANDING_RST.exists() else "workflow/report/workflow.rst"
 
 
 rule all:

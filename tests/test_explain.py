@@ -224,6 +224,12 @@ def test_format_value() -> None:
     assert ex.format_value([]) == "none"
 
 
+def _page_data(page: str) -> dict:
+    """The JSON the candidate page embeds (every candidate, raw evidence of the first rows)."""
+    blob = page.split('<script type="application/json" id="candidates-data">', 1)[1]
+    return json.loads(blob.split("</script>", 1)[0].replace("<\\/", "</"))
+
+
 def test_html_breakdown_has_evidence(res: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cands = pl.read_parquet(res / "gene_evidence.parquet").filter(~pl.col("is_known"))
     reads: list[str] = []
@@ -233,22 +239,37 @@ def test_html_breakdown_has_evidence(res: Path, monkeypatch: pytest.MonkeyPatch)
     assert len(reads) == len(ex.LAYERS) - 1  # one read per present layer table, not per gene
     assert set(breakdown) == {"HGNC:29523", "HGNC:4141"}
     page = candidates_html(cands, 10, breakdown)
-    assert page.count("<details>") == 2
-    assert "<th>Per-layer breakdown</th>" in page
-    assert "network_known_neighbours: USH2A, BBS1" in page
-    assert "Study03 cilia proteome" in page
+    data = _page_data(page)
+    assert "Per-layer breakdown" in page  # header of the expandable breakdown column
+    assert set(data["raw"]) == {"HGNC:29523", "HGNC:4141"}
+    raw = dict(zip(data["layers"], data["raw"]["HGNC:29523"], strict=True))
+    assert "network_known_neighbours: USH2A, BBS1" in raw["network"]
+    assert "Study03 cilia proteome" in raw["ht_studies"]
     assert "HGNC:77777" not in page
-    assert "annotation (study-bias covariate)" in page
-    assert "+0.120" in page
-    assert "unknown: source does not cover this gene" in page  # GAPDH's NULL layers
-    cfap_row = next(r for r in page.split("<tr class=") if "CFAP20" in r and "<details>" in r)
-    assert "network_known_neighbours: USH2A, BBS1" in cfap_row
+    assert "annotation (study-bias covariate)" in data["layer_labels"]
+    # contributions of every gene: CFAP20's localization contribution is +0.12
+    row = next(r for r in data["rows"] if r[1] == "CFAP20")
+    n_fields, n_layers = len(data["fields"]), len(data["layers"])
+    contrib = dict(zip(data["layers"], row[n_fields + n_layers :], strict=True))
+    assert contrib["localization"] == 0.12
+    assert contrib["network"] is None  # no contrib_network column: shown as "—"
+    gapdh = next(r for r in data["rows"] if r[1] == "GAPDH")
+    assert gapdh[n_fields + data["layers"].index("network")] is None  # unknown, not 0
+    assert "unknown: source does not cover this gene" in page  # label of NULL layers
+
+
+def test_html_raw_evidence_only_for_first_rows(res: Path) -> None:
+    cands = pl.read_parquet(res / "gene_evidence.parquet").filter(~pl.col("is_known"))
+    breakdown = ex.load_breakdowns(res, cands)
+    data = _page_data(candidates_html(cands, 1, breakdown))
+    assert [r[1] for r in data["rows"]] == ["CFAP20", "GAPDH"]  # every row, in rank order
+    assert set(data["raw"]) == {"HGNC:29523"}  # raw evidence only for the first max_rows
 
 
 def test_html_default_breakdown_from_columns(res: Path) -> None:
     cands = pl.read_parquet(res / "gene_evidence.parquet").filter(~pl.col("is_known"))
     page = candidates_html(cands, 10)
-    assert page.count("<details>") == 2
-    assert '<td class="num">+0.120</td>' in page
-    assert '<td class="num null">unknown</td>' in page  # GAPDH's NULL sub-scores
-    assert "table.sortable > thead > tr > th" in page  # nested breakdown headers do not sort
+    data = _page_data(page)
+    assert data["raw"] == {}
+    assert len(data["rows"]) == 2
+    assert "usher-pipeline explain" in page  # where the raw evidence is without a breakdown

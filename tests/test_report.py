@@ -2,9 +2,12 @@
 
 After the shared fixture run (.test/config/config.yaml, see e2e_fixtures.local_run), builds the
 report, checks it needs nothing from the network, then drives headless Chromium like a user:
-open the report, click the "Results" category, click the view button of the per-gene
-candidate table, and read the table out of the iframe it is shown in. Screenshots are kept
-in test-artifacts/ (gitignored).
+open the report (it opens on the validation verdict, the tiers and the top candidates), click
+the "Results" category, click the view button of the per-gene candidate table, and read the
+table out of the iframe it is shown in. The standalone pages of results/report/ are driven too:
+the start page (index.html) shows the verdict and the tier counts; in the full candidate table
+(candidates_table.html) typing a symbol into the search box leaves only matching rows and a
+tier filter leaves only rows of that tier. Screenshots are kept in test-artifacts/ (gitignored).
 
 Needs the Debian package chromium. Without it the browser test is skipped, unless
 USHER_REQUIRE_BROWSER=1, where it fails.
@@ -288,6 +291,7 @@ def test_report_is_self_contained(report):
     # every report() output of the workflow is embedded, with its caption and category
     for expected in (
         TABLE_RESULT,
+        "index.html",
         "candidates.tsv",
         "score_distribution.png",
         "layer_contributions.png",
@@ -402,3 +406,148 @@ def test_report_table_expands_a_gene_breakdown_in_headless_chromium(report, chro
             if not u.startswith(("file:", "data:", "about:", "blob:"))
         ]
         assert not external, external
+
+
+# ------------------------------------------------------------------------------- start page, table
+
+
+def _candidate_rows(results_dir: Path) -> list[dict[str, str]]:
+    with open(results_dir / "candidates.tsv", newline="") as fh:
+        return list(csv.DictReader(fh, delimiter="\t"))
+
+
+def _no_external_requests(browser: Browser) -> None:
+    external = [
+        u
+        for u in browser.requested_urls()
+        if not u.startswith(("file:", "data:", "about:", "blob:"))
+    ]
+    assert not external, external
+
+
+def test_report_opens_on_the_answer_in_headless_chromium(report, chromium):
+    """The first view of the Snakemake report is the start page: verdict, tiers, top genes."""
+    run, out = report
+    top = _top_candidates(run.results, 3)
+    with Browser(chromium) as browser:
+        browser.navigate(out.resolve().as_uri())
+        text = browser.wait_for(
+            "(() => { const a = document.querySelector('#app');"
+            " return a && a.innerText.includes('Results at a glance') && a.innerText; })()"
+        )
+        assert "Validation: PASSED" in text, text[:3000]
+        assert "cv_recall_mean" in text and "HIGH" in text and "MEDIUM" in text, text[:3000]
+        assert all(g in text for g in top), (top, text[:3000])
+        # the heading is on screen, not scrolled out of reach above the first view
+        top_px = browser.evaluate(
+            "(() => { const h = [...document.querySelectorAll('#app h1')]"
+            ".find(x => x.innerText.includes('Results at a glance'));"
+            " return h ? h.getBoundingClientRect().top : null; })()"
+        )
+        assert top_px is not None and 0 <= top_px < 300, top_px
+        browser.screenshot(ARTIFACTS / "report_opens_on_results.png")
+        _no_external_requests(browser)
+
+
+def test_landing_page_shows_verdict_and_tier_counts_in_headless_chromium(report, chromium):
+    run, _ = report
+    page = run.results / "report" / "index.html"
+    rows = _candidate_rows(run.results)
+    expected = {t: sum(r["tier"] == t for r in rows) for t in ("HIGH", "MEDIUM", "LOW")}
+    ARTIFACTS.mkdir(exist_ok=True)
+    with Browser(chromium) as browser:
+        browser.navigate(page.resolve().as_uri())
+        verdict = browser.evaluate("document.getElementById('verdict').innerText")
+        assert verdict.startswith("PASSED"), verdict
+        gates = browser.evaluate(
+            "[...document.querySelectorAll('#gates tbody tr')].map(r => [...r.cells]"
+            ".map(c => c.innerText))"
+        )
+        assert gates and all(g[4] == "pass" for g in gates), gates
+        assert any(g[0] == "cv_recall_mean" and g[3].startswith(">=") for g in gates), gates
+        shown = browser.evaluate(
+            "Object.fromEntries([...document.querySelectorAll('#tier-counts td[data-tier]')]"
+            ".map(td => [td.dataset.tier, +td.innerText]))"
+        )
+        assert shown == expected, (shown, expected)
+        meaning = browser.evaluate("document.getElementById('tier-counts').innerText")
+        assert "score >=" in meaning and "evidence in >=" in meaning, meaning
+        listed = browser.evaluate(
+            "[...document.querySelectorAll('#top-candidates tbody tr')].map(r => r.cells[1].innerText)"
+        )
+        assert listed[:5] == [r["symbol"] for r in rows[:5]], listed
+        href = browser.evaluate("document.getElementById('full-table').getAttribute('href')")
+        assert (page.parent / href).is_file(), href
+        shot = browser.screenshot(ARTIFACTS / "report_landing.png")
+        assert shot.stat().st_size > 10_000
+        _no_external_requests(browser)
+
+
+_VISIBLE_ROWS = (
+    "[...document.querySelectorAll('#candidates > tbody > tr')].map(r => ({"
+    " symbol: r.cells[1].innerText, id: r.cells[2].innerText, tier: r.cells[3].innerText,"
+    " gene: r.dataset.gene }))"
+)
+
+
+def test_full_table_search_in_headless_chromium(report, chromium):
+    run, _ = report
+    page = run.results / "report" / TABLE_RESULT
+    rows = _candidate_rows(run.results)
+    target = rows[2]["symbol"]
+    expect = {r["symbol"] for r in rows if target.upper() in r["symbol"].upper()}
+    ARTIFACTS.mkdir(exist_ok=True)
+    with Browser(chromium) as browser:
+        browser.navigate(page.resolve().as_uri())
+        before = browser.wait_for(f"{_VISIBLE_ROWS}.length")
+        assert before == len(rows)  # every candidate, not a capped top list
+        browser.evaluate("document.getElementById('search').focus()")
+        browser.call("Input.insertText", {"text": target}, session=True)
+        visible = browser.wait_for(
+            f"(() => {{ const v = {_VISIBLE_ROWS}; return v.length < {len(rows)} && v; }})()"
+        )
+        assert {v["symbol"] for v in visible} == expect, (target, visible)
+        assert all(target.upper() in v["symbol"].upper() for v in visible), visible
+        count = browser.evaluate("document.getElementById('count').innerText")
+        assert count.startswith(f"Showing {len(expect)} of {len(expect)} matching"), count
+        shot = browser.screenshot(ARTIFACTS / "report_table_search.png")
+        assert shot.stat().st_size > 10_000
+        # the breakdown of the found gene expands, with its raw evidence
+        text = browser.evaluate(
+            "(() => { const d = document.querySelector('#candidates > tbody > tr details');"
+            " d.open = true; return d.innerText; })()"
+        )
+        assert "localization" in text and "Contribution" in text, text[:2000]
+        _no_external_requests(browser)
+
+
+def test_full_table_tier_filter_and_sort_in_headless_chromium(report, chromium):
+    run, _ = report
+    page = run.results / "report" / TABLE_RESULT
+    rows = _candidate_rows(run.results)
+    medium = [r["symbol"] for r in rows if r["tier"] == "MEDIUM"]
+    assert medium and len(medium) < len(rows), "fixture needs MEDIUM and other tiers"
+    ARTIFACTS.mkdir(exist_ok=True)
+    with Browser(chromium) as browser:
+        browser.navigate(page.resolve().as_uri())
+        browser.wait_for(f"{_VISIBLE_ROWS}.length === {len(rows)}")
+        legend = browser.evaluate("document.getElementById('tier-legend').innerText")
+        assert "HIGH" in legend and "score >=" in legend, legend
+        tip = browser.evaluate("document.querySelector('#candidates td.tier-cell').title")
+        assert "score >=" in tip or "everything else" in tip, tip
+        browser.evaluate(
+            "(() => { const s = document.getElementById('tier'); s.value = 'MEDIUM';"
+            " s.dispatchEvent(new Event('change', {bubbles: true})); })()"
+        )
+        visible = browser.wait_for(
+            f"(() => {{ const v = {_VISIBLE_ROWS}; return v.length < {len(rows)} && v; }})()"
+        )
+        assert {v["tier"] for v in visible} == {"MEDIUM"}, visible
+        assert [v["symbol"] for v in visible] == medium  # rank order
+        # sort by symbol (click its header): still only MEDIUM rows, now alphabetical
+        browser.evaluate("document.querySelector('#candidates th[data-col=\"1\"]').click()")
+        symbols = browser.evaluate(f"{_VISIBLE_ROWS}.map(v => v.symbol)")
+        assert symbols == sorted(medium, key=str.lower) or symbols == sorted(medium), symbols
+        shot = browser.screenshot(ARTIFACTS / "report_table_filter.png")
+        assert shot.stat().st_size > 10_000
+        _no_external_requests(browser)

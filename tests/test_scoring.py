@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import polars as pl
 import pytest
 from core_fixtures import config
@@ -122,18 +124,20 @@ def test_summarize_evidence_strings() -> None:
         "human_phenotype", "localization, human_phenotype"]  # fmt: skip
 
 
-def test_candidates_html_escapes_marks_unknown_and_limits_rows() -> None:
+def test_candidates_html_escapes_and_keeps_every_row() -> None:
     cands = pl.DataFrame(
-        {"rank": [2, 1, 3], "symbol": ["<b>X&Y</b>", "USH2A", "GAPDH"],
+        {"rank": [2, 1, 3], "symbol": ["</script><b>X&Y</b>", "USH2A", "GAPDH"],
          "gene_id": ["HGNC:1", "HGNC:12601", "HGNC:4141"], "tier": ["LOW", "HIGH", "LOW"],
          "score": [0.1, 0.5, 0.05], "localization_score": [None, 0.6, 0.0]}
     )  # fmt: skip
     page = candidates_html(cands, 2)
-    assert "<b>X&Y</b>" not in page
-    assert "&lt;b&gt;X&amp;Y&lt;/b&gt;" in page
-    assert '<td class="null" data-v="">unknown</td>' in page
-    assert "GAPDH" not in page  # rank 3 is beyond max_rows
-    assert "Top 2 of 3 candidate genes" in page
-    assert page.index("USH2A") < page.index("&lt;b&gt;")  # sorted by rank
-    assert '<td data-v="0.5">0.500</td>' in page
-    assert '<tr class="HIGH">' in page
+    assert "<b>X&Y</b>" not in page.split("candidates-data")[0]
+    assert page.count("</script>") == 2  # the symbol cannot close the data block
+    blob = page.split('id="candidates-data">', 1)[1].split("</script>", 1)[0]
+    data = json.loads(blob.replace("<\\/", "</"))
+    assert [r[1] for r in data["rows"]] == ["USH2A", "</script><b>X&Y</b>", "GAPDH"]  # all, by rank
+    assert "All 3 candidate genes" in page
+    loc = len(data["fields"]) + data["layers"].index("localization")
+    assert [r[loc] for r in data["rows"]] == [0.6, None, 0.0]  # NULL stays unknown, not 0
+    assert 'id="search"' in page and 'id="tier"' in page and 'id="layer"' in page
+    assert "<script src" not in page and "http" not in page  # offline, self-contained

@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import e2e_fixtures as e2e  # noqa: E402
 from usher_pipeline.layers import LAYER_NAMES  # noqa: E402
 from usher_pipeline.persistence import validate_sidecar  # noqa: E402
+from usher_pipeline.summary import format_summary, read_run_summary  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -170,6 +171,9 @@ def test_two_clean_runs_byte_identical_and_parallel_without_lock_errors():
         "candidates.tsv",
         *[f"layers/{name}.parquet" for name in LAYER_NAMES],
         "universe/genes.parquet",
+        "report/index.html",
+        "report/landing.rst",
+        "report/candidates_table.html",
     ):
         assert _sha(first.results / rel) == _sha(second / rel), rel
 
@@ -185,8 +189,15 @@ def test_failed_gate_fails_run_with_clear_message():
     assert not (results / "validation/metrics.tsv").exists()
     assert not (results / "reproducibility_report.md").exists()
     # no candidate list looks valid: only the unvalidated intermediate exists
-    for name in ("candidates.tsv", "candidates.parquet", "report/candidates_table.html"):
+    for name in ("candidates.tsv", "candidates.parquet", "report/candidates_table.html",
+                 "report/index.html", "report/landing.rst"):  # fmt: skip
         assert not (results / name).exists(), name
+    # the end-of-run summary says it plainly, naming the gate and where the details are
+    summary = read_run_summary(results)
+    assert summary.status == "failed"
+    assert any(m.startswith("cv_recall_mean") for m in summary.failed), summary.failed
+    text = format_summary(summary)
+    assert text.startswith("validation: FAILED") and "logs/validate.log" in text, text
     assert (results / "unvalidated/candidates.parquet").is_file()
     con = duckdb.connect(str(work / cfg["state"]["db"]), read_only=True)
     try:

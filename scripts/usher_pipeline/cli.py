@@ -6,10 +6,13 @@
                           inspect,gc,query} ...
     usher-pipeline build-snapshot [--shared DIR] [--out DIR]
     usher-pipeline explain SYMBOL [--results DIR] [--json]
+    usher-pipeline summary [--results DIR] [--configfile FILE ...] [--top N] [--json]
 
 ``run`` is a thin wrapper: it calls ``snakemake`` in the repository (everything it does can be
 done with plain snakemake commands, printed before they run) and then builds the self-contained
-HTML report with ``snakemake --report``. ``run --dry-run`` runs ``snakemake -n`` instead and, in
+HTML report with ``snakemake --report``, and ends by printing a short summary (validation verdict,
+tier counts, top 10 candidates, where the results are; ``summary`` prints it again).
+``run --dry-run`` runs ``snakemake -n`` instead and, in
 live mode, first prints what every live source will download or request (sizes, request counts,
 time at the rate limits, what is already checkpointed; see :mod:`usher_pipeline.live.plan`).
 """
@@ -163,14 +166,36 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 3
     if recovered and "--rerun-incomplete" not in args.snakemake_args:
         extra.append("--rerun-incomplete")  # the dead run's half-written outputs are redone
+    if not args.profile and not any(a.startswith("--logger") for a in args.snakemake_args):
+        extra += ["--logger", "usher"]  # one line per job (a profile chooses for itself)
     rc = _call([*base, "--cores", str(args.cores), *extra, *args.snakemake_args])
-    if rc != 0 or args.no_report:
+    results = Path(_results_dir(args.configfile, args.config or []))
+    results = results if results.is_absolute() else REPO / results
+    if rc != 0:
+        print_run_summary(results, args, None, failed_run=True)
         return rc
-    report = Path(_results_dir(args.configfile, args.config or [])) / "report.html"
+    if args.no_report:
+        print_run_summary(results, args, None)
+        return rc
+    report = results / "report.html"
     rc = _call([*base, "--report", str(report)])
-    if rc == 0:
-        print(f"report: {REPO / report if not report.is_absolute() else report}")
+    print_run_summary(results, args, report if rc == 0 else None)
     return rc
+
+
+def print_run_summary(
+    results: Path, args: argparse.Namespace, report: Path | None, failed_run: bool = False
+) -> None:
+    """The end-of-run summary (see :mod:`usher_pipeline.summary`). After a failed run only a
+    failed validation gate is summarised (other failures: Snakemake's error above)."""
+    from .summary import format_summary, read_run_summary
+
+    config = load_config(args.configfile, args.config)
+    summary = read_run_summary(results, config.get("scoring"), 10)
+    if failed_run and summary.status != "failed":
+        return
+    print("\n== usher-pipeline summary (again: usher-pipeline summary)", flush=True)
+    print(format_summary(summary, report), flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -184,6 +209,10 @@ def main(argv: list[str] | None = None) -> int:
         from build_snapshot import main as build_main  # type: ignore[import-not-found]
 
         return build_main(argv[1:])
+    if argv and argv[0] == "summary":
+        from .summary import main as summary_main
+
+        return summary_main(argv[1:])
     if argv and argv[0] == "explain":
         from .explain import main as explain_main
 
@@ -211,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("state", help="inspect the state database (see `usher-pipeline state -h`)")
     sub.add_parser("build-snapshot", help="rebuild the embedded snapshot from ../shared/data")
     sub.add_parser("explain", help="explain one gene's rank, layer by layer (`explain -h`)")
+    sub.add_parser("summary", help="print the last run's verdict, tiers and top candidates")
     args = ap.parse_args(argv)
     if args.snakemake_args and args.snakemake_args[0] == "--":
         args.snakemake_args = args.snakemake_args[1:]

@@ -1,176 +1,325 @@
-"""A self-contained, sortable HTML table of the top candidates (no external scripts or styles).
+"""The full candidate list as one self-contained HTML page (no network, no external scripts).
 
-The last column of each row is an expandable per-gene breakdown (an HTML ``<details>`` element,
-works offline without script): every evidence layer's sub-score, its contribution to the score
-and the raw evidence behind it (see :func:`usher_pipeline.explain.load_breakdowns`).
+Every candidate is in the page, as compact JSON (one array per gene) read by a small vanilla-JS
+table: search by symbol, HGNC ID or Ensembl ID; filter by tier, by evidence layer (sub-score at
+or above ``scoring.evidence_min_score`` in that layer) and by evidence count; sort by any column
+(click its header); rows are shown a page at a time ("show more").
+
+Each row ends with an expandable per-gene breakdown (an HTML ``<details>`` element): every
+evidence layer's sub-score, its contribution to the score and, for the first ``max_rows``
+candidates, the raw evidence behind it (see :func:`usher_pipeline.explain.load_breakdowns`);
+further rows show sub-scores and contributions only (the raw evidence of any gene:
+``usher-pipeline explain SYMBOL``). Tiers are explained in a legend and in tooltips.
 """
 
 from __future__ import annotations
 
 import html
+import json
+import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import polars as pl
 
-from .explain import LAYERS, format_contrib, format_score, layer_label
+from .explain import LAYERS, layer_label
 
 # gene_id -> [(layer, sub-score, contribution, raw evidence text)]
 Breakdown = Mapping[str, Sequence[tuple[str, float | None, float | None, str]]]
 
-COLUMNS = [
-    ("rank", "Rank"),
-    ("symbol", "Symbol"),
-    ("gene_id", "HGNC ID"),
-    ("tier", "Tier"),
-    ("score", "Score"),
-    ("evidence_count", "Evidence layers"),
-    ("localization_score", "Localization"),
-    ("mouse_phenotype_score", "Mouse phenotype"),
-    ("human_phenotype_score", "Human phenotype"),
-    ("protein_features_score", "Protein features"),
-    ("constraint_score", "Constraint"),
-    ("expression_score", "Expression"),
-    ("literature_score", "Literature"),
-    ("pubmed_total", "Publications"),
-    ("evidence_summary", "Evidence"),
-    ("evidence_gaps", "Unknown layers"),
-]
+# Row fields of the embedded JSON, in order (the layer sub-scores and contributions follow).
+FIELDS = ("rank", "symbol", "gene_id", "ensembl_gene", "tier", "score", "evidence_count",
+          "pubmed_total", "evidence_summary", "evidence_gaps")  # fmt: skip
 
-_SCRIPT = """
-document.querySelectorAll('table.sortable > thead > tr > th').forEach(function (th, idx) {
-  th.addEventListener('click', function () {
-    var table = th.closest('table'), body = table.tBodies[0];
-    var rows = Array.prototype.slice.call(body.rows);
-    var asc = th.getAttribute('data-order') !== 'asc';
-    table.querySelectorAll(':scope > thead > tr > th').forEach(function (h) {
-      h.removeAttribute('data-order');
-    });
-    th.setAttribute('data-order', asc ? 'asc' : 'desc');
-    rows.sort(function (a, b) {
-      var x = a.cells[idx].getAttribute('data-v'), y = b.cells[idx].getAttribute('data-v');
-      var nx = parseFloat(x), ny = parseFloat(y);
-      var c = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y);
-      return asc ? c : -c;
-    });
-    rows.forEach(function (r) { body.appendChild(r); });
-  });
-});
-"""
+PAGE_ROWS = 200
 
 _STYLE = """
-body{font-family:sans-serif;font-size:13px;margin:1em}
+body{font-family:sans-serif;font-size:13px;margin:1em;color:#222}
+h1{font-size:20px;margin:.2em 0} h2{font-size:16px;margin:1em 0 .3em}
+a{color:#1a4f8b}
+.legend{margin:.4em 0 .8em;padding:0;list-style:none}
+.legend li{margin:2px 0}
+.tier{display:inline-block;min-width:5.5em;padding:1px 6px;border-radius:3px;font-weight:bold;
+ text-align:center}
+.tier.HIGH{background:#f4a6a6}.tier.MEDIUM{background:#fbd3b8}.tier.LOW{background:#e6e6e6}
+.controls{display:flex;flex-wrap:wrap;gap:.6em 1.2em;align-items:center;margin:.6em 0;
+ padding:.5em;background:#f6f8fa;border:1px solid #ddd}
+.controls label{white-space:nowrap}
+#count{font-weight:bold}
 table.sortable{border-collapse:collapse}
-table.sortable th{cursor:pointer;background:#eee;position:sticky;top:0}
-table.sortable th,table.sortable td{border:1px solid #ccc;padding:2px 6px;text-align:left}
-td.null{color:#999}
-tr.HIGH > td:nth-child(4){background:#f4a6a6} tr.MEDIUM > td:nth-child(4){background:#fbd3b8}
+table.sortable th{cursor:pointer;background:#eee;position:sticky;top:0;z-index:1}
+table.sortable th[data-order=asc]::after{content:" \\25B2"}
+table.sortable th[data-order=desc]::after{content:" \\25BC"}
+table.sortable th,table.sortable td{border:1px solid #ccc;padding:2px 6px;text-align:left;
+ vertical-align:top}
+td.num{text-align:right} td.null{color:#999}
+#candidates td:nth-last-child(3){min-width:24em} #candidates td:nth-last-child(2){min-width:12em}
+td.tier-cell.HIGH{background:#f4a6a6} td.tier-cell.MEDIUM{background:#fbd3b8}
 details summary{cursor:pointer;color:#1a4f8b;white-space:nowrap}
 table.breakdown{border-collapse:collapse;margin:4px 0}
 table.breakdown th{background:#f4f4f4;cursor:default;position:static}
+table.breakdown th,table.breakdown td{border:1px solid #ccc;padding:2px 6px}
 table.breakdown td.ev{white-space:pre-line;max-width:60em;font-size:12px}
 table.breakdown td.num{text-align:right;white-space:nowrap}
+#more{margin:.8em 0}
+"""
+
+_SCRIPT = r"""
+(function () {
+  var D = JSON.parse(document.getElementById('candidates-data').textContent);
+  var F = {}; D.fields.forEach(function (f, i) { F[f] = i; });
+  var NL = D.layers.length, S0 = D.fields.length, C0 = S0 + NL;
+  var evIdx = D.evidence_layers.map(function (l) { return D.layers.indexOf(l); });
+  function esc(s) {
+    return String(s).replace(/[&<>"']/g, function (c) {
+      return {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'}[c];
+    });
+  }
+  function fmt(v, d) { return v === null ? 'unknown' : v.toFixed(d); }
+  function hasEvidence(r, li) { var s = r[S0 + li]; return s !== null && s >= D.min_evidence_score; }
+  // display columns: [label, value getter, numeric?, cell renderer, tooltip]
+  var cols = [
+    ['Rank', function (r) { return r[F.rank]; }, true],
+    ['Symbol', function (r) { return r[F.symbol] || ''; }, false],
+    ['HGNC ID', function (r) { return r[F.gene_id]; }, false],
+    ['Tier', function (r) { return D.tier_order.indexOf(r[F.tier]); }, true, function (r) {
+      var t = r[F.tier];
+      return '<td class="tier-cell ' + esc(t) + '" title="' + esc(t + ': ' + (D.tiers[t] || '')) +
+        '">' + esc(t) + '</td>';
+    }, D.tier_order.map(function (t) { return t + ': ' + D.tiers[t]; }).join('\n')],
+    ['Score', function (r) { return r[F.score]; }, true, function (r) {
+      return '<td class="num">' + fmt(r[F.score], 3) + '</td>'; }],
+    ['Evidence layers', function (r) { return r[F.evidence_count]; }, true, null,
+      'layers with a sub-score >= ' + D.min_evidence_score]
+  ];
+  D.layers.forEach(function (l, li) {
+    if (l === 'annotation') return;
+    cols.push([l.replace(/_/g, ' '), function (r) { return r[S0 + li]; }, true, function (r) {
+      var v = r[S0 + li];
+      return v === null ? '<td class="num null">unknown</td>' : '<td class="num">' + fmt(v, 3) + '</td>';
+    }, 'sub-score 0-1 of the ' + l + ' layer; unknown = no data (NULL), not zero']);
+  });
+  cols.push(['Publications', function (r) { return r[F.pubmed_total]; }, true, null,
+    'PubMed articles linked to the gene (study-bias covariate)']);
+  cols.push(['Evidence', function (r) { return r[F.evidence_summary] || ''; }, false]);
+  cols.push(['Unknown layers', function (r) { return r[F.evidence_gaps] || ''; }, false]);
+  var state = {q: '', tier: '', layer: -1, minEv: 0, sort: 0, asc: true, limit: D.page_rows};
+  var thead = document.querySelector('#candidates thead tr');
+  thead.innerHTML = cols.map(function (c, i) {
+    return '<th data-col="' + i + '"' + (c[4] ? ' title="' + esc(c[4]) + '"' : '') + '>' +
+      esc(c[0]) + '</th>';
+  }).join('') + '<th class="nosort" title="every layer: sub-score, contribution, raw evidence">' +
+    'Per-layer breakdown</th>';
+  function breakdown(r) {
+    var raw = D.raw[r[F.gene_id]] || null, unknown = 0, rows = [];
+    D.layers.forEach(function (l, li) {
+      var s = r[S0 + li], c = r[C0 + li], t = raw ? raw[li] : '';
+      if (s === null) unknown++;
+      var ev = (s === null && !t) ? '<td class="ev null">unknown: source does not cover this gene</td>'
+        : '<td class="ev">' + esc(t || (raw ? '\u2014' : 'raw evidence: usher-pipeline explain ' +
+          (r[F.symbol] || r[F.gene_id]))) + '</td>';
+      rows.push('<tr><td>' + esc(D.layer_labels[li]) + '</td><td class="num' + (s === null ? ' null' : '') +
+        '">' + fmt(s, 3) + '</td><td class="num' + (c === null ? ' null' : '') + '">' +
+        (c === null ? '\u2014' : (c >= 0 ? '+' : '') + c.toFixed(3)) + '</td>' + ev + '</tr>');
+    });
+    var summary = NL + ' layers' + (unknown ? ', ' + unknown + ' unknown' : '');
+    return '<details><summary>' + esc(summary) + '</summary><table class="breakdown"><thead><tr>' +
+      '<th>Layer</th><th>Sub-score</th><th>Contribution</th><th>Raw evidence</th></tr></thead><tbody>' +
+      rows.join('') + '</tbody></table></details>';
+  }
+  function rowHtml(r) {
+    return '<tr class="' + esc(r[F.tier]) + '" data-gene="' + esc(r[F.gene_id]) + '">' +
+      cols.map(function (c) {
+        if (c[3]) return c[3](r);
+        var v = c[1](r);
+        if (v === null || v === undefined) return '<td class="null">unknown</td>';
+        return '<td' + (c[2] ? ' class="num"' : '') + '>' + esc(v) + '</td>';
+      }).join('') + '<td class="details">' + breakdown(r) + '</td></tr>';
+  }
+  function matches(r) {
+    if (state.tier && r[F.tier] !== state.tier) return false;
+    if (state.layer >= 0 && !hasEvidence(r, state.layer)) return false;
+    if (r[F.evidence_count] < state.minEv) return false;
+    if (state.q) {
+      var q = state.q;
+      return [r[F.symbol], r[F.gene_id], r[F.ensembl_gene]].some(function (x) {
+        return x && String(x).toUpperCase().indexOf(q) >= 0;
+      });
+    }
+    return true;
+  }
+  function render() {
+    var rows = D.rows.filter(matches), get = cols[state.sort][1], num = cols[state.sort][2];
+    rows.sort(function (a, b) {
+      var x = get(a), y = get(b), c;
+      if (x === null || y === null) { c = (x === null) - (y === null); return c || a[F.rank] - b[F.rank]; }
+      c = num ? x - y : String(x).localeCompare(String(y));
+      if (!state.asc) c = -c;
+      return c || a[F.rank] - b[F.rank];
+    });
+    var shown = rows.slice(0, state.limit);
+    document.querySelector('#candidates tbody').innerHTML = shown.map(rowHtml).join('');
+    document.getElementById('count').textContent = 'Showing ' + shown.length + ' of ' +
+      rows.length + ' matching genes (' + D.rows.length + ' candidates in total)';
+    var more = document.getElementById('more');
+    more.style.display = rows.length > shown.length ? '' : 'none';
+    more.textContent = 'Show ' + Math.min(D.page_rows, rows.length - shown.length) + ' more';
+    thead.querySelectorAll('th').forEach(function (th) {
+      th.removeAttribute('data-order');
+      if (th.getAttribute('data-col') === String(state.sort)) th.setAttribute('data-order', state.asc ? 'asc' : 'desc');
+    });
+  }
+  thead.addEventListener('click', function (ev) {
+    var th = ev.target.closest('th'); if (!th || !th.hasAttribute('data-col')) return;
+    var i = +th.getAttribute('data-col');
+    state.asc = state.sort === i ? !state.asc : !cols[i][2] || i === 0 || i === 3;
+    state.sort = i; state.limit = D.page_rows; render();
+  });
+  function bind(id, ev, fn) { document.getElementById(id).addEventListener(ev, function (e) {
+    fn(e.target.value); state.limit = D.page_rows; render(); }); }
+  bind('search', 'input', function (v) { state.q = v.trim().toUpperCase(); });
+  bind('tier', 'change', function (v) { state.tier = v; });
+  bind('layer', 'change', function (v) { state.layer = v === '' ? -1 : D.layers.indexOf(v); });
+  bind('min-evidence', 'input', function (v) { state.minEv = +v || 0; });
+  document.getElementById('more').addEventListener('click', function () {
+    state.limit += D.page_rows; render(); });
+  render();
+})();
 """
 
 
-def _cell(value: object) -> tuple[str, str, str]:
+def _round(value: Any) -> float | None:
     if value is None:
-        return "unknown", "", "null"
+        return None
+    value = float(value)
+    return None if math.isnan(value) else round(value, 4)
+
+
+def _plain(value: Any) -> Any:
     if isinstance(value, float):
-        return f"{value:.3f}", repr(value), ""
-    return str(value), str(value), ""
+        return _round(value)
+    return value
 
 
-def breakdown_from_frame(cands: pl.DataFrame) -> dict[str, list[tuple]]:
-    """Sub-scores and contributions only (no raw evidence), from the candidate table's own
-    ``<layer>_score``/``contrib_<layer>`` columns: the breakdown when none is passed in."""
+def table_data(
+    cands: pl.DataFrame,
+    max_rows: int,
+    breakdown: Breakdown | None = None,
+    tier_rules: Mapping[str, str] | None = None,
+    min_evidence_score: float = 0.2,
+    evidence_layers: Sequence[str] | None = None,
+    page_rows: int = PAGE_ROWS,
+) -> dict[str, Any]:
+    """The JSON the page embeds: every candidate (one array per gene: :data:`FIELDS`, then one
+    sub-score and one contribution per layer), and the raw evidence text of the first
+    ``max_rows`` by rank (``breakdown``, gene_id → per-layer tuples)."""
     layers = [layer for layer in LAYERS if f"{layer}_score" in cands.columns]
-    if not layers or "gene_id" not in cands.columns:
-        return {}
-    out: dict[str, list[tuple]] = {}
-    for rec in cands.iter_rows(named=True):
-        out[rec["gene_id"]] = [
-            (layer_label(layer), rec[f"{layer}_score"], rec.get(f"contrib_{layer}"), "")
-            for layer in layers
-        ]
-    return out
+    ev_layers = [
+        layer for layer in layers
+        if layer != "annotation" and (evidence_layers is None or layer in evidence_layers)
+    ]  # fmt: skip
+    ordered = cands.sort("rank")
+    fields = list(FIELDS)
+    select = [pl.col(f) if f in ordered.columns else pl.lit(None).alias(f) for f in fields]
+    select += [pl.col(f"{layer}_score") for layer in layers]
+    select += [
+        pl.col(f"contrib_{layer}") if f"contrib_{layer}" in ordered.columns
+        else pl.lit(None, dtype=pl.Float64).alias(f"contrib_{layer}")
+        for layer in layers
+    ]  # fmt: skip
+    rows = [[_plain(v) for v in row] for row in ordered.select(select).iter_rows()]
+    raw: dict[str, list[str]] = {}
+    if breakdown:
+        shown = ordered.head(max_rows)["gene_id"].to_list()
+        label_index = {layer_label(layer): i for i, layer in enumerate(layers)}
+        for gid in shown:
+            entries = breakdown.get(gid)
+            if not entries:
+                continue
+            texts = [""] * len(layers)
+            for label, _score, _contrib, text in entries:
+                if label in label_index:
+                    texts[label_index[label]] = text or ""
+            raw[gid] = texts
+    rules = dict(tier_rules or {})
+    return {
+        "fields": fields,
+        "layers": layers,
+        "layer_labels": [layer_label(layer) for layer in layers],
+        "evidence_layers": ev_layers,
+        "min_evidence_score": min_evidence_score,
+        "tier_order": ["HIGH", "MEDIUM", "LOW"],
+        "tiers": {t: rules.get(t, "") for t in ("HIGH", "MEDIUM", "LOW")},
+        "page_rows": page_rows,
+        "rows": rows,
+        "raw": raw,
+    }
 
 
-def _num(value: float | None, fmt) -> tuple[str, str]:
-    if value is None:
-        return "null", fmt(None)
-    return "", fmt(float(value))
+def embed_json(data: Any) -> str:
+    """Compact JSON safe inside ``<script type="application/json">`` (no ``</`` sequence)."""
+    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return text.replace("</", "<\\/").replace("<!--", "<\\!--")
 
 
-def breakdown_html(entries: Sequence[tuple[str, float | None, float | None, str]]) -> str:
-    """One gene's layers as an expandable ``<details>`` block (sub-score, contribution, evidence)."""
-    unknown = [e[0] for e in entries if e[1] is None]
-    summary = f"{len(entries)} layers"
-    if unknown:
-        summary += f", {len(unknown)} unknown"
-    rows = []
-    for layer, score, contrib, text in entries:
-        s_cls, s_txt = _num(score, format_score)
-        c_cls, c_txt = _num(contrib, format_contrib)
-        if score is None and not text:
-            text, e_cls = "unknown: source does not cover this gene", "ev null"
-        else:
-            e_cls = "ev"
-        rows.append(
-            f"<tr><td>{html.escape(layer)}</td>"
-            f'<td class="{f"num {s_cls}".strip()}">{html.escape(s_txt)}</td>'
-            f'<td class="{f"num {c_cls}".strip()}">{html.escape(c_txt)}</td>'
-            f'<td class="{e_cls}">{html.escape(text or "—")}</td></tr>'
-        )
-    return (
-        f"<details><summary>{html.escape(summary)}</summary>"
-        '<table class="breakdown"><thead><tr><th>Layer</th><th>Sub-score</th>'
-        "<th>Contribution</th><th>Raw evidence</th></tr></thead><tbody>"
-        + "".join(rows)
-        + "</tbody></table></details>"
+def tier_legend_html(tier_rules: Mapping[str, str]) -> str:
+    """The tier legend: one line per tier, what it means and its thresholds."""
+    items = "".join(
+        f'<li><span class="tier {t}">{t}</span> {html.escape(tier_rules.get(t, ""))}</li>'
+        for t in ("HIGH", "MEDIUM", "LOW")
     )
+    return f'<ul class="legend" id="tier-legend">{items}</ul>'
 
 
-def candidates_html(cands: pl.DataFrame, max_rows: int, breakdown: Breakdown | None = None) -> str:
-    """Render the top ``max_rows`` candidates as a sortable table (click a header to sort).
+def candidates_html(
+    cands: pl.DataFrame,
+    max_rows: int,
+    breakdown: Breakdown | None = None,
+    tier_rules: Mapping[str, str] | None = None,
+    min_evidence_score: float = 0.2,
+    evidence_layers: Sequence[str] | None = None,
+) -> str:
+    """The page: legend, search and filter controls, and the table of all candidates.
 
     ``breakdown`` (gene_id → [(layer, sub-score, contribution, raw evidence text)], e.g. from
-    :func:`usher_pipeline.explain.load_breakdowns`) fills each row's expandable per-gene detail;
-    without it the detail shows the sub-scores and contributions of the table's own columns."""
-    cols = [(c, label) for c, label in COLUMNS if c in cands.columns]
-    top = cands.sort("rank").head(max_rows)
-    if breakdown is None:
-        breakdown = breakdown_from_frame(top)
-    details = bool(breakdown) and "gene_id" in top.columns
-    head = "".join(f"<th>{html.escape(label)}</th>" for _, label in cols)
-    if details:
-        head += "<th>Per-layer breakdown</th>"
-    rows = []
-    for rec in top.select([c for c, _ in cols]).iter_rows(named=True):
-        cells = []
-        for c, _ in cols:
-            text, sort_value, cls = _cell(rec[c])
-            cls_attr = f' class="{cls}"' if cls else ""
-            cells.append(
-                f'<td{cls_attr} data-v="{html.escape(sort_value, quote=True)}">'
-                f"{html.escape(text)}</td>"
-            )
-        if details:
-            entries = breakdown.get(rec["gene_id"]) if "gene_id" in rec else None
-            cells.append(
-                f'<td class="details" data-v="">{breakdown_html(entries)}</td>'
-                if entries
-                else '<td class="details null" data-v="">—</td>'
-            )
-        rows.append(f'<tr class="{html.escape(str(rec.get("tier", "")))}">{"".join(cells)}</tr>')
+    :func:`usher_pipeline.explain.load_breakdowns`) supplies the raw evidence of the first
+    ``max_rows`` candidates' per-layer breakdowns; the sub-scores and contributions of every
+    gene come from the table's own ``<layer>_score`` / ``contrib_<layer>`` columns."""
+    from .summary import tier_rules as default_rules
+
+    rules = dict(tier_rules or default_rules(None))
+    data = table_data(cands, max_rows, breakdown, rules, min_evidence_score, evidence_layers)
+    layer_opts = "".join(
+        f'<option value="{html.escape(layer)}">{html.escape(layer)}</option>'
+        for layer in data["evidence_layers"]
+    )
+    tier_opts = "".join(f'<option value="{t}">{t}</option>' for t in ("HIGH", "MEDIUM", "LOW"))
+    max_ev = max((r[FIELDS.index("evidence_count")] or 0 for r in data["rows"]), default=0)
     return (
-        '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>usher-pipeline candidates'
-        f"</title><style>{_STYLE}</style></head><body>\n"
-        f"<h2>Top {top.height} of {cands.height} candidate genes</h2>\n"
-        "<p>Click a column header to sort. 'unknown' = no data in that layer (NULL), not zero."
-        " Click a gene's breakdown (last column) for every layer's sub-score, contribution and"
-        " raw evidence."
-        " The full list is in candidates.tsv / candidates.parquet.</p>\n"
-        f'<table class="sortable" id="candidates"><thead><tr>{head}</tr></thead>\n<tbody>\n'
-        + "\n".join(rows)
-        + f"\n</tbody></table>\n<script>{_SCRIPT}</script>\n</body></html>\n"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        "<title>usher-pipeline: all candidate genes</title>"
+        f"<style>{_STYLE}</style></head><body>\n"
+        f"<h1>All {cands.height} candidate genes</h1>\n"
+        '<p><a href="index.html">&larr; summary (validation, tiers, top candidates)</a></p>\n'
+        "<p>Ranked by score (known cilia / Usher genes are excluded: they are the training labels"
+        " and positive controls). 'unknown' = no data in that layer (NULL), not zero. Click a"
+        " column header to sort; expand a gene's breakdown (last column) for every layer's"
+        " sub-score, contribution and raw evidence. The same list: candidates.tsv /"
+        " candidates.parquet.</p>\n"
+        f"<h2>Tiers</h2>\n{tier_legend_html(rules)}\n"
+        '<div class="controls">'
+        '<label>Search <input id="search" type="search" placeholder="symbol, HGNC or Ensembl ID"'
+        ' autocomplete="off"></label>'
+        f'<label>Tier <select id="tier"><option value="">all</option>{tier_opts}</select></label>'
+        '<label>Evidence in layer <select id="layer"><option value="">any</option>'
+        f"{layer_opts}</select></label>"
+        f'<label>Evidence layers &ge; <input id="min-evidence" type="number" min="0"'
+        f' max="{max_ev}" value="0" style="width:4em"></label>'
+        '<span id="count"></span></div>\n'
+        "<noscript>This table needs JavaScript; the same list is in candidates.tsv.</noscript>\n"
+        '<table class="sortable" id="candidates"><thead><tr></tr></thead><tbody></tbody></table>\n'
+        '<button id="more" type="button">Show more</button>\n'
+        '<script type="application/json" id="candidates-data">'
+        f"{embed_json(data)}</script>\n"
+        f"<script>{_SCRIPT}</script>\n</body></html>\n"
     )

@@ -456,16 +456,44 @@ def plots_rule(snakemake: Any) -> None:
 
 
 def candidates_table_rule(snakemake: Any) -> None:
+    """The full candidate table (every candidate; raw evidence in the breakdowns of the first
+    ``params.max_rows``), searchable and filterable, with the tiers explained."""
     from .explain import load_breakdowns
     from .html_table import candidates_html
+    from .summary import tier_rules, tier_thresholds
 
     with RuleRun(snakemake) as run:
+        scoring = snakemake.params.scoring
         cands = pl.read_parquet(snakemake.input.candidates)
         top = cands.sort("rank").head(snakemake.params.max_rows)
         breakdown = load_breakdowns(Path(snakemake.input.candidates).parent, top)
-        html = candidates_html(cands, snakemake.params.max_rows, breakdown)
+        html = candidates_html(
+            cands,
+            snakemake.params.max_rows,
+            breakdown,
+            tier_rules=tier_rules(tier_thresholds(scoring)),
+            min_evidence_score=scoring["evidence_min_score"],
+            evidence_layers=scoring.get("evidence_layers"),
+        )
         atomic_write_text(snakemake.output[0], html)
         run.register_output(snakemake.output[0])
+        run.log.info("%s: %d candidates, %d bytes", snakemake.output[0], cands.height, len(html))
+
+
+def landing_page_rule(snakemake: Any) -> None:
+    """The start page: results/report/index.html (standalone) and landing.rst (the Snakemake
+    report's description, followed by the workflow description)."""
+    from .landing import write_landing
+    from .summary import read_run_summary
+
+    with RuleRun(snakemake) as run:
+        results = Path(snakemake.input.candidates).parent
+        summary = read_run_summary(results, snakemake.params.scoring, snakemake.params.top_n)
+        description = Path(snakemake.input.description).read_text()
+        write_landing(summary, snakemake.output.html, snakemake.output.rst, description)
+        for out in (snakemake.output.html, snakemake.output.rst):
+            run.register_output(out)
+        run.log.info("validation %s; tiers %s", summary.status, summary.tier_counts)
 
 
 def reproducibility_rule(snakemake: Any) -> None:

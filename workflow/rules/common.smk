@@ -89,6 +89,7 @@ def final_outputs():
         f"{RESULTS}/plots/layer_contributions.png",
         f"{RESULTS}/plots/tier_breakdown.png",
         f"{RESULTS}/report/candidates_table.html",
+        f"{RESULTS}/report/index.html",
         f"{RESULTS}/reproducibility_report.md",
     ]
 

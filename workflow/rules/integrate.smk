@@ -58,7 +58,14 @@ rule validate:
         scoring=config["scoring"],
         layers={k: config["layers"].get(k, {}) for k in SEEDED_LAYERS},
         gene_subset=bool(config.get("gene_subset")),
-        published=[f"{RESULTS}/candidates.tsv", f"{RESULTS}/candidates.parquet"],
+        # Removed when the gates fail: no candidate list or start page of an earlier run stays.
+        published=[
+            f"{RESULTS}/candidates.tsv",
+            f"{RESULTS}/candidates.parquet",
+            f"{RESULTS}/report/candidates_table.html",
+            f"{RESULTS}/report/index.html",
+            f"{RESULTS}/report/landing.rst",
+        ],
     script:
         "../../scripts/validate.py"
 

@@ -47,8 +47,36 @@ rule candidates_table:
         ENV
     params:
         max_rows=config["report"]["table_rows"],
+        scoring=config["scoring"],
     script:
         "../../scripts/candidates_table.py"
+
+
+rule landing_page:
+    input:
+        candidates=rules.publish_candidates.output.candidates_parquet,
+        metrics=rules.validate.output.metrics,
+        validation=rules.validate.output.summary,
+        description=workflow.source_path("../report/workflow.rst"),
+    output:
+        html=report(
+            f"{RESULTS}/report/index.html",
+            category="Results",
+            caption="../report/index.rst",
+        ),
+        # The Snakefile's report: description once it exists (the report opens on it).
+        rst=f"{RESULTS}/report/landing.rst",
+    log:
+        f"{LOGS}/landing_page.log",
+    benchmark:
+        f"{BENCH}/landing_page.tsv"
+    conda:
+        ENV
+    params:
+        scoring=config["scoring"],
+        top_n=config["report"].get("top_candidates", 25),
+    script:
+        "../../scripts/landing_page.py"
 
 
 rule reproducibility_report:

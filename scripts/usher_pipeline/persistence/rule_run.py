@@ -147,8 +147,13 @@ class RuleRun:
         input_records = []
         for path in self.inputs:
             if os.path.exists(path):
-                input_records.append(self.tracker.add_input(path))
+                rec = self.tracker.add_input(path)
+                input_records.append(rec)
                 self.tracker.inherit_sources(path)
+                # the per-file detail of the job (the terminal shows one line per job)
+                rows = f", {rec['rows']} rows" if rec.get("rows") is not None else ""
+                self.log.info("input %s (sha256 %s, %s bytes%s)", path, rec.get("sha256"),
+                              rec.get("size"), rows)  # fmt: skip
             else:
                 self.log.warning("input %s does not exist; not hashed", path)
         self._refs_start = len(self.store.refs)

@@ -1,0 +1,351 @@
+"""What a run found, read back from its results files: the validation verdict (every gate's
+metric, value and threshold), the tier counts with what each tier means, and the top candidates.
+
+One reader (:func:`read_run_summary`) feeds the end-of-run summary printed by
+``usher-pipeline run`` / ``usher-pipeline summary`` (:func:`format_summary`) and the landing page
+of the report (:mod:`usher_pipeline.landing`).
+
+Files read (all under the results directory): ``validation/validation.json`` and
+``validation/metrics.tsv`` (written only when the gates passed or do not apply), ``candidates.parquet``
+(published only after validation), and on a failed run ``logs/validate.log``, whose
+"validation gate(s) failed" block names the failed gates.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+TIER_ORDER = ("HIGH", "MEDIUM", "LOW")
+
+# Gate metric -> (config key under validation.gates, comparison, what it checks).
+GATES: dict[str, tuple[str, str, str]] = {
+    "usher_median_percentile": (
+        "min_usher_median_percentile", ">=", "Usher genes rank high (median percentile)"),
+    "cilia_gold_median_percentile": (
+        "min_cilia_gold_median_percentile", ">=",
+        "cilia gold-standard genes rank high (median percentile)"),
+    "housekeeping_median_percentile": (
+        "max_housekeeping_median_percentile", "<=",
+        "housekeeping genes do not rank high (median percentile)"),
+    "cv_recall_mean": (
+        "min_cv_recall", ">=", "held-out gold genes recovered (cross-validated recall)"),
+    "abs_spearman_publications": (
+        "max_abs_spearman_publications", "<=",
+        "score is not a proxy for publication count (|Spearman rho|)"),
+    "top_n_stability_min": (
+        "min_top_n_stability", ">=", "top genes stable when the model is refit"),
+    "temporal_auroc": (
+        "min_temporal_auroc", ">=", "genes found after the cutoff rank high (temporal AUROC)"),
+    "temporal_top_hits": (
+        "min_temporal_top_hits", ">=", "later-found genes in the top list (temporal holdout)"),
+    "single_layer_in_top_n": (
+        "max_single_layer_in_top_n", "<=", "few single-layer genes in the top list"),
+}  # fmt: skip
+
+VERDICT_TEXT = {
+    "passed": "PASSED: every validation gate passed",
+    "failed": "FAILED: validation gate(s) failed; no candidate list was published",
+    "not_applicable_gene_subset": (
+        "NOT APPLICABLE: the run used a gene subset, so the gates were measured but not enforced"
+    ),
+    "missing": "UNKNOWN: no validation results yet (the workflow has not finished)",
+}
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One validation gate: metric, measured value, comparison, threshold, outcome."""
+
+    metric: str
+    description: str
+    value: float | None
+    op: str
+    threshold: float
+    passed: bool | None  # None: not enforced (gene subset) or value missing
+
+
+@dataclass
+class RunSummary:
+    """What a run found (see :func:`read_run_summary`)."""
+
+    results_dir: Path
+    status: str  # passed | failed | not_applicable_gene_subset | missing
+    gates: list[Gate] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    details: str = ""  # where the validation details are
+    tier_counts: dict[str, int] = field(default_factory=dict)
+    tier_rules: dict[str, str] = field(default_factory=dict)
+    n_candidates: int = 0
+    top: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        return VERDICT_TEXT.get(self.status, self.status)
+
+
+# ------------------------------------------------------------------------------ tiers
+
+
+def tier_thresholds(scoring: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+    """The tier thresholds the run used: ``scoring.learned.tiers`` for the learned model (the
+    default method), ``scoring.tiers`` for the weighted composite."""
+    method = scoring.get("method", "learned")
+    if method == "learned":
+        learned = (scoring.get("learned") or {}).get("tiers")
+        if learned:
+            return dict(learned)
+    return dict(scoring["tiers"])
+
+
+def tier_rules(thresholds: Mapping[str, Mapping[str, float]] | None) -> dict[str, str]:
+    """One line per tier: what it means, with its thresholds (HIGH, MEDIUM, LOW)."""
+    if not thresholds:
+        return {
+            "HIGH": "strongest candidates: high score and several independent evidence layers",
+            "MEDIUM": "moderate score with at least two evidence layers",
+            "LOW": "everything else (weak or single-layer evidence)",
+        }
+    high, med = thresholds["HIGH"], thresholds["MEDIUM"]
+    return {
+        "HIGH": (
+            f"score >= {high['min_score']:g} and evidence in >= {high['min_evidence']:g} layers: "
+            "strongest candidates, supported by several independent lines of evidence"
+        ),
+        "MEDIUM": (
+            f"score >= {med['min_score']:g} and evidence in >= {med['min_evidence']:g} layers "
+            "(not HIGH): plausible candidates worth a look"
+        ),
+        "LOW": "everything else: weak, single-layer or mostly unknown evidence",
+    }
+
+
+# ------------------------------------------------------------------------------ validation
+
+
+def _float(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(out) else out
+
+
+def _failed_from_log(log: Path) -> list[str]:
+    """The failed-gate lines of a validate log ("validation gate(s) failed:" then indented)."""
+    if not log.exists():
+        return []
+    lines = log.read_text(errors="replace").splitlines()
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        if "validation gate(s) failed:" in line:
+            out = []
+            for nxt in lines[i + 1 :]:
+                if not nxt.startswith("  ") or nxt.startswith("(thresholds"):
+                    break
+                out.append(nxt.strip())
+    return out
+
+
+def read_validation(results_dir: str | Path) -> tuple[str, list[Gate], list[str], str]:
+    """(status, gates, failed-gate messages, where the details are) of a results directory."""
+    res = Path(results_dir)
+    summary_path = res / "validation" / "validation.json"
+    metrics_path = res / "validation" / "metrics.tsv"
+    log_path = res / "logs" / "validate.log"
+    if not summary_path.exists():
+        failed = _failed_from_log(log_path)
+        if failed:
+            details = (f"{log_path} (and the state database table 'validation_metrics'; "
+                       "thresholds: config validation.gates)")  # fmt: skip
+            return "failed", [], failed, details
+        return "missing", [], [], str(summary_path)
+    data = json.loads(summary_path.read_text())
+    status = data.get("gates_status") or ("failed" if data.get("failed") else "passed")
+    if data.get("failed"):
+        status = "failed"
+    values: dict[str, float | None] = {k: _float(v) for k, v in data.get("metrics", {}).items()}
+    if metrics_path.exists():
+        with open(metrics_path, newline="") as fh:
+            for row in csv.DictReader(fh, delimiter="\t"):
+                values.setdefault(row["metric"], _float(row.get("value")))
+    gates_cfg = data.get("gates") or {}
+    failed = list(data.get("failed") or [])
+    gates = []
+    for metric, (key, op, text) in GATES.items():
+        if key not in gates_cfg:
+            continue
+        value = values.get(metric)
+        if status == "not_applicable_gene_subset" or value is None:
+            passed = None
+        else:
+            passed = not any(msg.startswith(f"{metric} ") for msg in failed)
+        gates.append(Gate(metric, text, value, op, float(gates_cfg[key]), passed))
+    return status, gates, failed, f"{metrics_path} and {summary_path}"
+
+
+# ------------------------------------------------------------------------------ candidates
+
+
+def strongest_layers(row: Mapping[str, Any], n: int = 3) -> list[str]:
+    """The layers that raised the gene's score most (largest positive ``contrib_<layer>``);
+    without contributions, the highest sub-scores."""
+    contribs = {
+        k.removeprefix("contrib_"): v
+        for k, v in row.items()
+        if k.startswith("contrib_") and v is not None and not math.isnan(v) and v > 0
+    }
+    if not contribs:
+        contribs = {
+            k.removesuffix("_score"): v
+            for k, v in row.items()
+            if k.endswith("_score") and k != "annotation_score" and v is not None and v > 0
+        }
+    ranked = sorted(contribs.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [name for name, _ in ranked[:n]]
+
+
+def top_candidates(cands: pl.DataFrame, n: int) -> list[dict[str, Any]]:
+    """The first ``n`` candidates by rank: rank, symbol, gene_id, tier, score, evidence_count,
+    evidence_summary, strongest layers."""
+    keep = ("rank", "symbol", "gene_id", "tier", "score", "evidence_count", "evidence_summary")
+    out = []
+    for row in cands.sort("rank").head(n).iter_rows(named=True):
+        rec = {k: row.get(k) for k in keep}
+        rec["strongest_layers"] = strongest_layers(row)
+        out.append(rec)
+    return out
+
+
+def read_run_summary(
+    results_dir: str | Path,
+    scoring: Mapping[str, Any] | None = None,
+    top_n: int = 10,
+) -> RunSummary:
+    """Read a results directory: validation verdict and gates, tier counts (with what each tier
+    means, from ``scoring``'s thresholds when given) and the ``top_n`` candidates."""
+    res = Path(results_dir)
+    status, gates, failed, details = read_validation(res)
+    thresholds = tier_thresholds(scoring) if scoring else None
+    out = RunSummary(
+        results_dir=res, status=status, gates=gates, failed=failed, details=details,
+        tier_rules=tier_rules(thresholds),
+    )  # fmt: skip
+    cand_path = res / "candidates.parquet"
+    if status != "failed" and cand_path.exists():
+        cands = pl.read_parquet(cand_path)
+        counts = dict(cands.group_by("tier").len().iter_rows())
+        out.tier_counts = {t: int(counts.get(t, 0)) for t in TIER_ORDER}
+        out.n_candidates = cands.height
+        out.top = top_candidates(cands, top_n)
+    return out
+
+
+# ------------------------------------------------------------------------------ text
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.3f}"
+
+
+def gate_outcome(gate: Gate) -> str:
+    return {True: "pass", False: "FAIL", None: "not enforced"}[gate.passed]
+
+
+def format_summary(summary: RunSummary, report: str | Path | None = None) -> str:
+    """The summary as plain text for a terminal (a few dozen lines)."""
+    lines = [f"validation: {summary.verdict}"]
+    if summary.status == "failed":
+        for msg in summary.failed:
+            lines.append(f"  failed gate: {msg}")
+        lines.append(f"  details: {summary.details}")
+    for g in summary.gates:
+        lines.append(
+            f"  {gate_outcome(g):>12}  {g.metric} = {_num(g.value)} (gate {g.op} {g.threshold:g})"
+        )
+    if summary.status == "missing":
+        lines.append(f"  expected: {summary.details}")
+    if summary.tier_counts:
+        lines.append("")
+        lines.append(f"candidates: {summary.n_candidates} genes (known cilia/Usher genes excluded)")
+        for tier in TIER_ORDER:
+            lines.append(
+                f"  {tier:<6} {summary.tier_counts.get(tier, 0):>6}  {summary.tier_rules[tier]}"
+            )
+    if summary.top:
+        lines.append("")
+        lines.append(
+            f"top {len(summary.top)} candidates (rank, symbol, score, tier, strongest layers):"
+        )
+        for rec in summary.top:
+            layers = ", ".join(rec["strongest_layers"]) or "—"
+            lines.append(
+                f"  {rec['rank']:>4}  {rec['symbol'] or rec['gene_id']:<12} "
+                f"{_num(rec['score']):>6}  {rec['tier']:<6} {layers}"
+            )
+    lines.append("")
+    res = summary.results_dir
+    if summary.status != "failed":
+        lines.append(f"results: {res} (candidates.tsv, candidates.parquet, validation/)")
+        page = res / "report" / "index.html"
+        if page.exists():
+            lines.append(f"start page: {page}")
+    else:
+        lines.append(f"results: {res} (no candidate list: the validation gates failed)")
+    if report is not None:
+        lines.append(f"report: {report}")
+    return "\n".join(lines)
+
+
+def summary_dict(summary: RunSummary) -> dict[str, Any]:
+    """The summary as a JSON-serialisable dict (sorted keys when dumped)."""
+    return {
+        "status": summary.status,
+        "verdict": summary.verdict,
+        "failed": list(summary.failed),
+        "details": summary.details,
+        "gates": [g.__dict__ for g in summary.gates],
+        "tier_counts": dict(summary.tier_counts),
+        "tier_rules": dict(summary.tier_rules),
+        "n_candidates": summary.n_candidates,
+        "top": list(summary.top),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``usher-pipeline summary [--results DIR] [--configfile FILE ...] [--top N] [--json]``."""
+    import argparse
+
+    from .cli import REPO, load_config
+
+    ap = argparse.ArgumentParser(
+        prog="usher-pipeline summary",
+        description="Print what the last run found: validation verdict, tiers, top candidates.",
+    )
+    ap.add_argument("--results", help="results directory (default: results_dir of the config)")
+    ap.add_argument("--configfile", nargs="+", help="config file(s) of the run")
+    ap.add_argument("--top", type=int, default=10, help="candidates to list (default 10)")
+    ap.add_argument("--json", action="store_true", help="print the summary as JSON")
+    args = ap.parse_args(list(argv) if argv is not None else None)
+    config = load_config(args.configfile, None)
+    results = Path(args.results or config.get("results_dir") or "results")
+    if not results.is_absolute() and not args.results:
+        results = REPO / results
+    summary = read_run_summary(results, config.get("scoring"), args.top)
+    report = results / "report.html"
+    if args.json:
+        print(json.dumps(summary_dict(summary), indent=2, sort_keys=True, default=str))
+    else:
+        print(format_summary(summary, report if report.exists() else None))
+    return 1 if summary.status in ("failed", "missing") else 0
