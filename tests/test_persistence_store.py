@@ -243,3 +243,23 @@ def test_content_hash_is_order_independent_and_typed():
     assert content_hash(nested) == content_hash(nested.reverse())
     # pandas and polars forms of the same table agree
     assert content_hash(pl.DataFrame({"a": [1, 2]})) == content_hash(pd.DataFrame({"a": [1, 2]}))
+
+
+def test_content_hash_of_string_lists_is_unambiguous():
+    """Lists of strings (every list column of the workflow) are canonicalised natively: element
+    boundaries, null elements, empty and null lists and the row boundary must all stay distinct."""
+    schema = {"l": pl.List(pl.String)}
+
+    def h(*rows: object) -> str:
+        return content_hash(pl.DataFrame({"l": list(rows)}, schema=schema))
+
+    distinct = [
+        h(["a,b"]), h(["a", "b"]), h(["ab"]), h(["b", "a"]), h([None]), h([]), h(None),
+        h(["N"]), h([""]), h(["", ""]), h(["1:a"]), h(["a"], ["b"]), h(["a", "b"], []),
+        h(["a"], ["b"], []), h(["3:abc"]),
+    ]  # fmt: skip
+    assert len(set(distinct)) == len(distinct)
+    assert h(["a"], ["b", None]) == h(["b", None], ["a"])  # row order still does not matter
+    assert h(["é", "ß"]) != h(["e", "s"])
+    as_text = pl.DataFrame({"l": ["1[1:a]"]})
+    assert content_hash(as_text) != h(["a"])  # the type is part of the header

@@ -198,7 +198,20 @@ def _canonical_column(name: str, s: pl.Series) -> pl.Expr:
     dtype = s.dtype
     if dtype == pl.Null:
         return pl.lit("N")
-    if dtype.is_nested() or dtype == pl.Object:
+    if isinstance(dtype, pl.List) and dtype.inner == pl.String:
+        # Native (no per-value Python): '<count>[' + each element length-prefixed ('N' = null) +
+        # ']'. Every list column of the workflow is a list of strings.
+        elem = pl.element()
+        enc = (
+            pl.when(elem.is_null())
+            .then(pl.lit("N"))
+            .otherwise(pl.concat_str([elem.str.len_bytes().cast(pl.String), pl.lit(":"), elem]))
+        )
+        col = pl.concat_str(
+            [col.list.len().cast(pl.String), pl.lit("["), col.list.eval(enc).list.join(""),
+             pl.lit("]")]
+        )  # fmt: skip
+    elif dtype.is_nested() or dtype == pl.Object:
         encoded = pl.Series(
             name,
             [None if v is None else canonical_json(v) for v in s.to_list()],
