@@ -13,6 +13,7 @@ from usher_pipeline.validation import (
     cv_recall_by_fold,
     percentiles,
     raise_on_failed,
+    ranking_readout,
     spearman,
     top_n_stability,
 )
@@ -251,3 +252,46 @@ def test_temporal_holdout_period_fame_uses_the_earlier_publication_counts() -> N
     assert temporal_holdout(shuffled, scoring, fcfg, {}, "learned", 50) != temporal_holdout(
         shuffled, scoring, fcfg, {}, "learned", 50, period_fame=False
     )
+
+
+def test_ranking_readout_by_hand() -> None:
+    """The metrics both the validate rule and bench_ranking read off one ranking."""
+    ids = [f"HGNC:{i}" for i in range(1, 11)]
+    frame = pl.DataFrame(
+        {
+            "gene_id": ids,
+            "symbol": [f"G{i}" for i in range(1, 11)],
+            "score": [1.0 - i / 10 for i in range(10)],
+            "rank_all": list(range(1, 11)),
+            "cv_fold": [0, 1, 0, 1, 0, 1, 0, 1, 0, 1],
+            "is_usher": [True] + [False] * 9,
+            "is_cilia_gold_standard": [False, True, True] + [False] * 7,
+            "is_known": [True, True, True] + [False] * 7,
+            "is_housekeeping": [None, None, None, True, None, None, None, True, None, True],
+            "is_ciliacarta_negative": [False] * 4 + [True, False, True, False, False, False],
+            "evidence_count": [3, 3, 3, 1, 2, 0, 4, 1, 1, 0],
+            "pubmed_total": [9, 8, 7, 1, 2, 3, 4, 5, 6, 7],
+        }
+    )
+    m, controls, folds = ranking_readout(frame, {"recall_top_fraction": 0.2, "stability_top_n": 3})
+    # percentile = 1 - (rank - 1) / 9: Usher rank 1 -> 1; gold ranks 2, 3 -> median 0.833;
+    # housekeeping ranks 4, 8, 10 -> median rank 8 -> 0.222
+    assert m["usher_median_percentile"] == pytest.approx(1.0)
+    assert m["cilia_gold_median_percentile"] == pytest.approx((8 / 9 + 7 / 9) / 2)
+    assert m["housekeeping_median_percentile"] == pytest.approx(2 / 9)
+    assert sorted(controls["control_set"].unique().to_list()) == [
+        "cilia_gold_standard", "housekeeping", "usher"]  # fmt: skip
+    # top 3 candidates (non-known): ranks 4, 5, 6 with 1, 2, 0 layers -> two single-layer genes
+    assert m["single_layer_in_top_n"] == 2.0
+    # fold 0 holds gold gene 3 (rank 3); fold 1 gold gene 2 (rank 2): each is the best of its
+    # fold's 8 candidates (9 genes minus the other fold's gold gene and the Usher gene) -> hit
+    assert folds["held_out"].to_list() == [1, 1] and folds["hits"].to_list() == [1, 1]
+    assert m["cv_recall_mean"] == 1.0
+    # score falls as publications rise among the 7 non-known genes? pubs 1..7 at ranks 4..10
+    assert m["spearman_publications"] == pytest.approx(-1.0)
+    assert m["abs_spearman_publications"] == pytest.approx(1.0)
+    # known genes (ranks 1-3) all above the two CiliaCarta negatives (ranks 5, 7)
+    assert m["auroc_known_vs_ciliacarta_negatives"] == pytest.approx(1.0)
+    none = frame.with_columns(pl.lit(False).alias("is_ciliacarta_negative"))
+    assert ranking_readout(none, {"recall_top_fraction": 0.2, "stability_top_n": 3})[0][
+        "auroc_known_vs_ciliacarta_negatives"] is None  # fmt: skip

@@ -307,12 +307,10 @@ def validate_rule(snakemake: Any) -> None:
     from .validation import (
         NOT_APPLICABLE,
         check_gates,
-        cv_recall_by_fold,
         gates_apply,
-        percentiles,
         raise_on_failed,
+        ranking_readout,
         refit_stability,
-        spearman,
         temporal_holdout,
         top_n_stability,
         withdraw_published,
@@ -322,22 +320,8 @@ def validate_rule(snakemake: Any) -> None:
         v = snakemake.params.validation
         scoring = snakemake.params.scoring
         ev = pl.read_parquet(snakemake.input.evidence)
-        usher = ev.filter("is_usher")["gene_id"].to_list()
-        gold = ev.filter("is_cilia_gold_standard")["gene_id"].to_list()
-        hk = ev.filter(pl.col("is_housekeeping").fill_null(False))["gene_id"].to_list()
+        readout, controls, folds = ranking_readout(ev, v)
         known = ev.filter("is_known")["gene_id"].to_list()
-        ctrl = []
-        for name, genes in (("usher", usher), ("cilia_gold_standard", gold), ("housekeeping", hk)):
-            ctrl.append(percentiles(ev, genes).with_columns(pl.lit(name).alias("control_set")))
-        controls = pl.concat(ctrl).join(ev.select("gene_id", "symbol"), on="gene_id")
-        med = {
-            name: controls.filter(pl.col("control_set") == name)["percentile"].median()
-            for name in ("usher", "cilia_gold_standard", "housekeeping")
-        }
-        folds = cv_recall_by_fold(ev, sorted(gold), sorted(set(usher) - set(gold)),
-                                  v["recall_top_fraction"])  # fmt: skip
-        nk = ev.filter(~pl.col("is_known"))
-        rho = spearman(nk["score"], nk["pubmed_total"].cast(pl.Float64))
         method = scoring.get("method", "learned")
         full = ev
         for layer in SEEDED_LAYERS:
@@ -356,13 +340,18 @@ def validate_rule(snakemake: Any) -> None:
             for m in ("learned", "weighted")
         }
         metrics = {
-            "usher_median_percentile": med["usher"],
-            "cilia_gold_median_percentile": med["cilia_gold_standard"],
-            "housekeeping_median_percentile": med["housekeeping"],
-            "cv_recall_mean": float(folds["recall"].mean()) if folds.height else None,
-            "cv_random_recall_mean": float(folds["random_recall"].mean()) if folds.height else None,
-            "spearman_publications": rho,
-            "abs_spearman_publications": abs(rho) if rho == rho else rho,
+            **{
+                k: readout[k]
+                for k in (
+                    "usher_median_percentile",
+                    "cilia_gold_median_percentile",
+                    "housekeeping_median_percentile",
+                    "cv_recall_mean",
+                    "cv_random_recall_mean",
+                    "spearman_publications",
+                    "abs_spearman_publications",
+                )
+            },
             "top_n_stability_min": float(stab["overlap"].min()) if stab.height else None,
             "top_n_stability_mean": float(stab["overlap"].mean()) if stab.height else None,
             "temporal_auroc": temporal[method]["auroc"],
@@ -378,16 +367,14 @@ def validate_rule(snakemake: Any) -> None:
             ],
             "temporal_top_hits_weighted": temporal["weighted"]["top_hits"],
             "temporal_targets": temporal[method]["targets"],
-            "single_layer_in_top_n": float(
-                nk.sort("rank_all")
-                .head(v["stability_top_n"])
-                .filter(pl.col("evidence_count") <= 1)
-                .height
+            "single_layer_in_top_n": readout["single_layer_in_top_n"],
+            "auroc_known_vs_ciliacarta_negatives": readout.get(
+                "auroc_known_vs_ciliacarta_negatives"
             ),
-            "n_usher": len(usher),
-            "n_cilia_gold_standard": len(gold),
-            "n_housekeeping": len(hk),
-            "n_candidates": nk.height,
+            "n_usher": int(ev["is_usher"].sum()),
+            "n_cilia_gold_standard": int(ev["is_cilia_gold_standard"].sum()),
+            "n_housekeeping": int(ev["is_housekeeping"].fill_null(False).sum()),
+            "n_candidates": int((~ev["is_known"]).sum()),
         }
         applied = gates_apply(snakemake.params.gene_subset, v.get("subset_gates"))
         failed = check_gates(metrics, v["gates"]) if applied else []

@@ -331,6 +331,56 @@ def stratified_auroc(df: pl.DataFrame, score: str, target: str, n_strata: int) -
     return total / weight if weight else float("nan")
 
 
+CONTROL_SETS = ("usher", "cilia_gold_standard", "housekeeping")
+
+
+def ranking_readout(
+    scored: pl.DataFrame, validation: Mapping
+) -> tuple[dict[str, float | None], pl.DataFrame, pl.DataFrame]:
+    """The metrics read off one scored ranking (``rank_all``, ``score``, ``cv_fold``,
+    ``evidence_count``, ``pubmed_total`` and the gene-set flags): median rank percentile of each
+    control set, cross-validated recall (the model's own folds), Spearman of score vs publications
+    among non-known genes, single-layer genes in the top ``stability_top_n``, and AUROC of the
+    known genes against CiliaCarta's negatives (when flagged). Returns (metrics, the control
+    genes' ranks, recall per fold). Used by the ``validate`` rule and by ``ranking_metrics``."""
+    flags = {
+        "usher": pl.col("is_usher"),
+        "cilia_gold_standard": pl.col("is_cilia_gold_standard"),
+        "housekeeping": pl.col("is_housekeeping").fill_null(False),
+    }
+    genes = {name: scored.filter(flag)["gene_id"].to_list() for name, flag in flags.items()}
+    controls = pl.concat(
+        [percentiles(scored, genes[name]).with_columns(pl.lit(name).alias("control_set"))
+         for name in CONTROL_SETS]
+    ).join(scored.select("gene_id", "symbol"), on="gene_id")  # fmt: skip
+    gold, usher = genes["cilia_gold_standard"], genes["usher"]
+    folds = cv_recall_by_fold(scored, sorted(gold), sorted(set(usher) - set(gold)),
+                              validation["recall_top_fraction"])  # fmt: skip
+    nk = scored.filter(~pl.col("is_known")).sort("rank_all")
+    rho = spearman(nk["score"], nk["pubmed_total"].cast(pl.Float64))
+    median = {
+        name: controls.filter(pl.col("control_set") == name)["percentile"].median()
+        for name in CONTROL_SETS
+    }
+    metrics: dict[str, float | None] = {
+        "usher_median_percentile": median["usher"],
+        "cilia_gold_median_percentile": median["cilia_gold_standard"],
+        "housekeeping_median_percentile": median["housekeeping"],
+        "cv_recall_mean": float(folds["recall"].mean()) if folds.height else None,
+        "cv_random_recall_mean": float(folds["random_recall"].mean()) if folds.height else None,
+        "spearman_publications": rho,
+        "abs_spearman_publications": abs(rho) if rho == rho else rho,
+        "single_layer_in_top_n": float(
+            nk.head(validation["stability_top_n"]).filter(pl.col("evidence_count") <= 1).height
+        ),
+    }
+    if "is_ciliacarta_negative" in scored.columns:
+        neg = scored.filter(pl.col("is_known") | pl.col("is_ciliacarta_negative").fill_null(False))
+        a = auroc(neg["score"].to_list(), neg["is_known"].to_list())
+        metrics["auroc_known_vs_ciliacarta_negatives"] = None if a != a else a  # NaN: no pairs
+    return metrics, controls, folds
+
+
 def ranking_metrics(
     table: pl.DataFrame,
     scoring: Mapping,
@@ -339,46 +389,28 @@ def ranking_metrics(
     method: str,
 ) -> tuple[dict[str, float], pl.DataFrame]:
     """Every ranking metric of one integration method on an assembled table (``model.assemble_table``
-    output): control-set percentiles, cross-validated recall, study-bias correlation, single-layer
-    genes at the top, temporal holdout (SYSCILIA v1 → v2) and AUROC of the known genes against the
-    CiliaCarta negative set (out of fold). Returns (metrics, scored table)."""
+    output): ``ranking_readout`` of its ranking, plus the temporal holdout (SYSCILIA v1 → v2) with
+    2013 and with 2022 publication counts. Returns (metrics, scored table)."""
     from .model import score_table
 
     cfg = {**scoring, "method": method}
     fcfg = {"folds": validation["folds"], "seed": validation["seed"]}
     scored, _ = score_table(table, cfg, fcfg, layer_params)
-    n = scored.height
-    pct = scored.with_columns(
-        (1.0 - (pl.col("rank_all") - 1) / max(n - 1, 1)).alias("pct"),
-        pl.col("is_housekeeping").fill_null(False),
-    )
-    gold = pct.filter("is_cilia_gold_standard")["gene_id"].to_list()
-    usher = pct.filter("is_usher")["gene_id"].to_list()
-    folds = cv_recall_by_fold(pct, gold, sorted(set(usher) - set(gold)),
-                              validation["recall_top_fraction"])  # fmt: skip
-    nk = pct.filter(~pl.col("is_known")).sort("rank_all")
-    top_n = validation["stability_top_n"]
+    readout, _, _ = ranking_readout(scored, validation)
     temporal = temporal_holdout(table, scoring, fcfg, layer_params, method,
                                 validation["temporal_top_n"])  # fmt: skip
     later = temporal_holdout(table, scoring, fcfg, layer_params, method,
                              validation["temporal_top_n"], period_fame=False)  # fmt: skip
-    neg = pct.filter(pl.col("is_known") | pl.col("is_ciliacarta_negative"))
+    keep = ("usher_median_percentile", "cilia_gold_median_percentile",
+            "housekeeping_median_percentile", "cv_recall_mean", "abs_spearman_publications",
+            "single_layer_in_top_n")  # fmt: skip
     metrics = {
-        "usher_median_percentile": pct.filter("is_usher")["pct"].median(),
-        "cilia_gold_median_percentile": pct.filter("is_cilia_gold_standard")["pct"].median(),
-        "housekeeping_median_percentile": pct.filter("is_housekeeping")["pct"].median(),
-        "cv_recall_mean": float(folds["recall"].mean()),
-        "abs_spearman_publications": abs(
-            spearman(nk["score"], nk["pubmed_total"].cast(pl.Float64))
-        ),
-        "single_layer_in_top_n": float(nk.head(top_n).filter(pl.col("evidence_count") <= 1).height),
+        **{k: readout[k] for k in keep},
         "temporal_auroc": temporal["auroc"],
         "temporal_auroc_within_fame_strata": temporal["auroc_within_fame_strata"],
         "temporal_top_hits": temporal["top_hits"],
         "temporal_auroc_with_2022_fame": later["auroc"],
         "temporal_top_hits_with_2022_fame": later["top_hits"],
-        "auroc_known_vs_ciliacarta_negatives": auroc(
-            neg["score"].to_list(), neg["is_known"].to_list()
-        ),
+        "auroc_known_vs_ciliacarta_negatives": readout["auroc_known_vs_ciliacarta_negatives"],
     }
     return {k: float(v) for k, v in metrics.items()}, scored
