@@ -284,7 +284,7 @@ def score_table(
     layers_available, tier and rank_all. ``positives`` (default: the ``is_known`` genes) label and
     seed the learned model. Returns (scored table, fitted weights or None for ``weighted``)."""
     from .layers.cilia_layers import assign_folds
-    from .scoring import SCORED_LAYERS, assign_tiers, composite_scores, rank
+    from .scoring import SCORED_LAYERS, assign_tiers, composite_scores, rank, tier_thresholds
 
     method = scoring.get("method", "learned")
     folds = assign_folds(table["gene_id"].to_list(), folds_cfg["folds"], folds_cfg["seed"])
@@ -303,7 +303,7 @@ def score_table(
         ).with_columns(
             pl.col("gene_id").replace_strict(folds, return_dtype=pl.Int64).alias("cv_fold")
         )
-        return rank(assign_tiers(df, scoring["tiers"]), "rank_all"), None
+        return rank(assign_tiers(df, tier_thresholds(scoring)), "rank_all"), None
     layers = [layer for layer in SCORED_LAYERS if f"{layer}_score" in table.columns]
     df, weights = learned_scores(
         table, positives, folds, layers, scoring.get("learned", {"C": 1.0}), layer_params
@@ -323,5 +323,4 @@ def score_table(
         .cast(pl.Int32)
         .alias("evidence_count"),
     )
-    tiers = scoring.get("learned", {}).get("tiers") or scoring["tiers"]
-    return rank(assign_tiers(df, tiers), "rank_all"), weights
+    return rank(assign_tiers(df, tier_thresholds(scoring)), "rank_all"), weights

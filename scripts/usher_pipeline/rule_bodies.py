@@ -447,7 +447,8 @@ def candidates_table_rule(snakemake: Any) -> None:
     ``params.max_rows``), searchable and filterable, with the tiers explained."""
     from .explain import load_breakdowns
     from .html_table import candidates_html
-    from .summary import tier_rules, tier_thresholds
+    from .scoring import tier_thresholds
+    from .summary import tier_rules
 
     with RuleRun(snakemake) as run:
         scoring = snakemake.params.scoring

@@ -17,6 +17,7 @@ Ranks are by score, ties broken by gene_id, so ranking is deterministic.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import polars as pl
 
@@ -80,6 +81,17 @@ def composite_scores(
         ],
     )
     return out
+
+
+def tier_thresholds(scoring: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+    """The tier thresholds the run used: ``scoring.learned.tiers`` for the learned model (the
+    default method), ``scoring.tiers`` for the weighted composite."""
+    method = scoring.get("method", "learned")
+    if method == "learned":
+        learned = (scoring.get("learned") or {}).get("tiers")
+        if learned:
+            return dict(learned)
+    return dict(scoring["tiers"])
 
 
 def assign_tiers(df: pl.DataFrame, tiers: Mapping[str, Mapping[str, float]]) -> pl.DataFrame:

@@ -23,6 +23,8 @@ from typing import Any
 
 import polars as pl
 
+from .scoring import tier_thresholds
+
 TIER_ORDER = ("HIGH", "MEDIUM", "LOW")
 
 # Gate metric -> (config key under validation.gates, comparison, what it checks).
@@ -92,17 +94,6 @@ class RunSummary:
 
 
 # ------------------------------------------------------------------------------ tiers
-
-
-def tier_thresholds(scoring: Mapping[str, Any]) -> dict[str, dict[str, float]]:
-    """The tier thresholds the run used: ``scoring.learned.tiers`` for the learned model (the
-    default method), ``scoring.tiers`` for the weighted composite."""
-    method = scoring.get("method", "learned")
-    if method == "learned":
-        learned = (scoring.get("learned") or {}).get("tiers")
-        if learned:
-            return dict(learned)
-    return dict(scoring["tiers"])
 
 
 def tier_rules(thresholds: Mapping[str, Mapping[str, float]] | None) -> dict[str, str]:
