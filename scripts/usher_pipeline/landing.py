@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .html_table import tier_legend_html
-from .summary import TIER_ORDER, RunSummary, gate_outcome
+from .summary import TIER_ORDER, RunSummary, fmt_num, gate_outcome
 
 _STYLE = """
 body{font-family:sans-serif;font-size:14px;margin:1.2em auto;max-width:72em;color:#222;
@@ -47,12 +47,6 @@ REPORT_CSS = (
     "div.h-screen.items-center:has(> div.items-start){align-items:flex-start}"
     " div.prose.max-w-lg{max-width:60rem}"
 )
-
-
-def _num(value: float | None, digits: int = 3) -> str:
-    if value is None:
-        return "—"
-    return f"{value:.0f}" if float(value).is_integer() else f"{value:.{digits}f}"
 
 
 def _e(value: object) -> str:
@@ -85,7 +79,7 @@ def landing_html(summary: RunSummary, table_href: str = "candidates_table.html",
             outcome = gate_outcome(g)
             parts.append(
                 f"<tr><td>{_e(g.metric)}</td><td>{_e(g.description)}</td>"
-                f'<td class="num">{_num(g.value)}</td><td class="num">{_e(g.op)} {g.threshold:g}'
+                f'<td class="num">{fmt_num(g.value)}</td><td class="num">{_e(g.op)} {g.threshold:g}'
                 f'</td><td class="{outcome}">{_e(outcome)}</td></tr>'
             )
         parts.append("</tbody></table>")
@@ -126,7 +120,7 @@ def landing_html(summary: RunSummary, table_href: str = "candidates_table.html",
                 f"<td>{_e(rec['gene_id'])}</td>"
                 f'<td title="{_e(summary.tier_rules.get(tier, ""))}"><span class="tier {_e(tier)}">'
                 f"{_e(tier)}</span></td>"
-                f'<td class="num">{_num(rec["score"])}</td>'
+                f'<td class="num">{fmt_num(rec["score"])}</td>'
                 f'<td class="num">{_e(rec["evidence_count"])}</td>'
                 f"<td>{_e(', '.join(rec['strongest_layers']) or '—')}</td>"
                 f"<td>{_e(rec.get('evidence_summary') or '—')}</td></tr>"
@@ -176,7 +170,7 @@ def landing_rst(summary: RunSummary) -> str:
         lines += _list_table(
             "Validation gates",
             ["Gate", "Value", "Threshold", "Result"],
-            [[g.metric, _num(g.value), f"{g.op} {g.threshold:g}", gate_outcome(g)]
+            [[g.metric, fmt_num(g.value), f"{g.op} {g.threshold:g}", gate_outcome(g)]
              for g in summary.gates],
         )  # fmt: skip
     if summary.tier_counts:
@@ -192,7 +186,7 @@ def landing_rst(summary: RunSummary) -> str:
         lines += _list_table(
             f"Top {len(summary.top)} candidates",
             ["Rank", "Symbol", "Tier", "Score", "Strongest layers", "Evidence"],
-            [[r["rank"], r["symbol"], r["tier"], _num(r["score"]),
+            [[r["rank"], r["symbol"], r["tier"], fmt_num(r["score"]),
               ", ".join(r["strongest_layers"]) or "—", r.get("evidence_summary") or "—"]
              for r in summary.top],
         )  # fmt: skip

@@ -244,10 +244,11 @@ def read_run_summary(
 # ------------------------------------------------------------------------------ text
 
 
-def _num(value: float | None) -> str:
+def fmt_num(value: float | None, digits: int = 3) -> str:
+    """A metric or score for display: '—' for none, whole numbers without decimals."""
     if value is None:
         return "—"
-    return f"{value:.0f}" if float(value).is_integer() else f"{value:.3f}"
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.{digits}f}"
 
 
 def gate_outcome(gate: Gate) -> str:
@@ -263,7 +264,7 @@ def format_summary(summary: RunSummary, report: str | Path | None = None) -> str
         lines.append(f"  details: {summary.details}")
     for g in summary.gates:
         lines.append(
-            f"  {gate_outcome(g):>12}  {g.metric} = {_num(g.value)} (gate {g.op} {g.threshold:g})"
+            f"  {gate_outcome(g):>12}  {g.metric} = {fmt_num(g.value)} (gate {g.op} {g.threshold:g})"
         )
     if summary.status == "missing":
         lines.append(f"  expected: {summary.details}")
@@ -283,7 +284,7 @@ def format_summary(summary: RunSummary, report: str | Path | None = None) -> str
             layers = ", ".join(rec["strongest_layers"]) or "—"
             lines.append(
                 f"  {rec['rank']:>4}  {rec['symbol'] or rec['gene_id']:<12} "
-                f"{_num(rec['score']):>6}  {rec['tier']:<6} {layers}"
+                f"{fmt_num(rec['score']):>6}  {rec['tier']:<6} {layers}"
             )
     lines.append("")
     res = summary.results_dir
