@@ -54,15 +54,6 @@ def _call(cmd: list[str]) -> int:
     return subprocess.call(cmd, cwd=REPO)
 
 
-def _merge(base: dict, new: dict) -> dict:
-    for key, value in new.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _merge(base[key], value)
-        else:
-            base[key] = value
-    return base
-
-
 def expand_dotted(overrides: list[str] | None) -> list[str]:
     """``--config`` entries with dotted keys as the nested form Snakemake accepts.
 
@@ -88,17 +79,19 @@ def expand_dotted(overrides: list[str] | None) -> list[str]:
 def load_config(configfiles: list[str] | None, overrides: list[str] | None) -> dict:
     """The workflow config as Snakemake builds it: config.yaml, --configfile(s), --config (nested
     values merged key by key)."""
+    from snakemake.utils import update_config  # Snakemake's own key-by-key merge
+
     config: dict = {}
     for cf in [str(REPO / "config" / "config.yaml"), *(configfiles or [])]:
         path = Path(cf) if Path(cf).is_absolute() else REPO / cf
-        _merge(config, yaml.safe_load(path.read_text()) or {})
+        update_config(config, yaml.safe_load(path.read_text()) or {})
     from .config_check import typed_overrides
 
     schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
     for item in expand_dotted(overrides):
         key, _, value = item.partition("=")
         entry = {key: yaml.safe_load(value) if value else value}
-        _merge(config, typed_overrides(entry, schema))
+        update_config(config, typed_overrides(entry, schema))
     return config
 
 
