@@ -22,23 +22,13 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
 
-def _override(config: dict, item: str) -> None:
-    key, _, value = item.partition("=")
-    node = config
-    parts = key.split(".")
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-    node[parts[-1]] = yaml.safe_load(value)
-
-
 def main(argv: list[str] | None = None) -> int:
     from snakemake.utils import validate
+    from usher_pipeline.cli import load_config
     from usher_pipeline.layers import LAYER_NAMES, SEEDED_LAYERS
     from usher_pipeline.model import assemble_table
     from usher_pipeline.validation import ranking_metrics
@@ -48,9 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--results", help="results folder of a finished run (default: config)")
     ap.add_argument("--set", action="append", default=[], help="KEY.PATH=VALUE config override")
     args = ap.parse_args(argv)
-    config = yaml.safe_load(Path(args.configfile).read_text())
-    for item in args.set:
-        _override(config, item)
+    # the config as the workflow builds it, --set read like usher-pipeline run's dotted --config
+    config = load_config([args.configfile], args.set)
     validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
     results = Path(args.results or REPO / config["results_dir"])
     layer_paths = {name: results / "layers" / f"{name}.parquet" for name in LAYER_NAMES}
