@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     from usher_pipeline.cli import load_config
     from usher_pipeline.layers import LAYER_NAMES, SEEDED_LAYERS
     from usher_pipeline.model import assemble_table
-    from usher_pipeline.validation import ranking_metrics
+    from usher_pipeline.validation import ranking_metrics, temporal_auroc_difference
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--configfile", default=str(REPO / "config" / "config.yaml"))
@@ -55,10 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     rows = {}
     tops = {}
     scored_by = {}
+    temporal_by = {}
     for method in ("learned", "weighted"):
         t0 = time.perf_counter()
-        metrics, scored = ranking_metrics(table, config["scoring"], config["validation"],
-                                          lparams, method)  # fmt: skip
+        metrics, scored, temporal_by[method] = ranking_metrics(
+            table, config["scoring"], config["validation"], lparams, method
+        )
         metrics["seconds (incl. temporal refit)"] = time.perf_counter() - t0
         rows[method] = metrics
         tops[method] = scored.filter(~scored["is_known"]).sort("rank_all")["symbol"].head(15)
@@ -68,19 +70,30 @@ def main(argv: list[str] | None = None) -> int:
     for key in rows["learned"]:
         a, b = rows["learned"][key], rows["weighted"][key]
         print(f"{key:42s} {a:10.3f} {b:10.3f}")
+    v = config["validation"]
+    diff = temporal_auroc_difference(temporal_by["learned"], temporal_by["weighted"],
+                                     int(v["bootstrap_resamples"]), int(v["seed"]))  # fmt: skip
+    for label, pre in (("", ""), (" within fame strata", "within_fame_strata_")):
+        print(f"temporal AUROC{label}, learned - weighted: {diff[pre + 'diff']:+.3f} (95% paired "
+              f"bootstrap interval {diff[pre + 'ci_low']:+.3f} to {diff[pre + 'ci_high']:+.3f}, "
+              f"{v['bootstrap_resamples']} resamples)")  # fmt: skip
+    for method, m in rows.items():
+        print(f"housekeeping median percentile, {method}: {m['housekeeping_median_percentile']:.3f}"
+              f" (95% bootstrap interval {m['housekeeping_median_percentile_ci_low']:.3f} to "
+              f"{m['housekeeping_median_percentile_ci_high']:.3f})")  # fmt: skip
     for method, top in tops.items():
         print(f"top 15 {method}: {', '.join(top.to_list())}")
-    _diagnostics(table, config, lparams, scored_by)
+    _diagnostics(scored_by, temporal_by)
     return 0
 
 
-def _diagnostics(table, config: dict, lparams: dict, scored_by: dict) -> None:
+def _diagnostics(scored_by: dict, temporal_by: dict) -> None:
     """What lies behind two of the figures, for a biologist to judge: housekeeping genes at the
     top of each list (the median percentile is decided in the flat middle of the score
     distribution), and the SYSCILIA v2 additions the two methods rank most differently in the
     temporal holdout, with the publication count (as of 2013) each was scored with."""
     import polars as pl
-    from usher_pipeline.validation import temporal_scored, temporal_target_percentiles
+    from usher_pipeline.validation import temporal_target_percentiles
 
     n_top = 1000
     for method, scored in scored_by.items():
@@ -89,12 +102,7 @@ def _diagnostics(table, config: dict, lparams: dict, scored_by: dict) -> None:
         hits = nk.head(n_top)["is_housekeeping"].fill_null(False).sum()
         print(f"{method}: housekeeping genes among the top {n_top} candidates: {hits} "
               f"({n_top * share:.0f} expected from their share)")  # fmt: skip
-    pct = {
-        m: temporal_target_percentiles(
-            temporal_scored(table, config["scoring"], config["validation"], lparams, m)
-        )
-        for m in ("learned", "weighted")
-    }
+    pct = {m: temporal_target_percentiles(temporal_by[m]) for m in ("learned", "weighted")}
     both = (
         pct["learned"]
         .join(

@@ -279,6 +279,11 @@ def test_ranking_readout_by_hand() -> None:
     assert m["usher_median_percentile"] == pytest.approx(1.0)
     assert m["cilia_gold_median_percentile"] == pytest.approx((8 / 9 + 7 / 9) / 2)
     assert m["housekeeping_median_percentile"] == pytest.approx(2 / 9)
+    # its bootstrap interval: a resample of the three percentiles {2/3, 2/9, 0} has median 0 (or
+    # 2/3) when at least two of its three draws are 0 (or 2/3): probability 7/27 each, more than
+    # 2.5%, so the 95% interval is [0, 2/3]
+    assert m["housekeeping_median_percentile_ci_low"] == pytest.approx(0.0)
+    assert m["housekeeping_median_percentile_ci_high"] == pytest.approx(2 / 3)
     assert sorted(controls["control_set"].unique().to_list()) == [
         "cilia_gold_standard", "housekeeping", "usher"]  # fmt: skip
     # top 3 candidates (non-known): ranks 4, 5, 6 with 1, 2, 0 layers -> two single-layer genes
@@ -295,3 +300,97 @@ def test_ranking_readout_by_hand() -> None:
     none = frame.with_columns(pl.lit(False).alias("is_ciliacarta_negative"))
     assert ranking_readout(none, {"recall_top_fraction": 0.2, "stability_top_n": 3})[0][
         "auroc_known_vs_ciliacarta_negatives"] is None  # fmt: skip
+
+
+def test_paired_auroc_difference_points_and_interval() -> None:
+    """The point values are the plain AUROCs; the interval brackets a real difference, includes 0
+    for a tie, and is exactly 0 for the same ranking."""
+    import numpy as np
+    from usher_pipeline.validation import auroc, paired_auroc_difference
+
+    rng = np.random.default_rng(3)
+    y = np.zeros(600, dtype=bool)
+    y[:60] = True
+    good = np.where(y, rng.normal(2.0, 1.0, 600), rng.normal(0.0, 1.0, 600))
+    weak = np.where(y, rng.normal(0.5, 1.0, 600), rng.normal(0.0, 1.0, 600))
+    res = paired_auroc_difference(good, weak, y, 500, 1)
+    assert res["auroc_a"] == pytest.approx(auroc(good.tolist(), y.tolist()))
+    assert res["auroc_b"] == pytest.approx(auroc(weak.tolist(), y.tolist()))
+    assert res["diff"] == pytest.approx(res["auroc_a"] - res["auroc_b"])
+    assert 0 < res["ci_low"] < res["diff"] < res["ci_high"]
+    same = paired_auroc_difference(good, good, y, 200, 1)
+    assert same["diff"] == same["ci_low"] == same["ci_high"] == 0.0
+    # a relabelled copy of the same ranking quality: the interval straddles 0
+    other = np.where(y, rng.normal(2.0, 1.0, 600), rng.normal(0.0, 1.0, 600))
+    tie = paired_auroc_difference(good, other, y, 500, 1)
+    assert tie["ci_low"] < 0 < tie["ci_high"]
+    # deterministic for a seed
+    assert paired_auroc_difference(good, weak, y, 300, 9) == paired_auroc_difference(
+        good, weak, y, 300, 9
+    )
+
+
+def test_weighted_auroc_equals_the_auroc_of_the_duplicated_genes() -> None:
+    """A bootstrap replicate's AUROC (genes counted with weights, ties one half) is the plain
+    AUROC of the sample with each gene repeated by its weight."""
+    import numpy as np
+    from usher_pipeline.validation import _weighted_auroc, auroc
+
+    pos = np.array([0.9, 0.5, 0.5, 0.2])
+    neg = np.array([0.1, 0.5, 0.3, 0.95, 0.5])
+    w_pos = np.array([2, 0, 1, 1])
+    w_neg = np.array([1, 3, 0, 1, 0])
+    order = np.argsort(neg, kind="stable")
+    got = _weighted_auroc(pos, neg[order], w_pos[None, :], w_neg[order][None, :])[0]
+    s = np.concatenate([np.repeat(pos, w_pos.astype(int)), np.repeat(neg, w_neg.astype(int))])
+    lab = [True] * int(w_pos.sum()) + [False] * int(w_neg.sum())
+    assert got == pytest.approx(auroc(s.tolist(), lab))
+
+
+def test_temporal_auroc_difference_refuses_rankings_of_different_genes() -> None:
+    from usher_pipeline.validation import temporal_auroc_difference
+
+    t = _temporal_table().with_columns(pl.col("localization_score").alias("score"))
+    with pytest.raises(ValueError, match="same genes"):
+        temporal_auroc_difference(t, t.head(100), 100, 1)
+    res = temporal_auroc_difference(t, t, 100, 1)
+    assert res["diff"] == 0.0 and res["auroc_a"] > 0.8
+
+
+def test_median_interval_brackets_the_median() -> None:
+    import numpy as np
+    from usher_pipeline.validation import median_interval
+
+    v = np.random.default_rng(0).uniform(0, 1, 3000)
+    lo, hi = median_interval(v, 500, 2)
+    assert lo < float(np.median(v)) < hi
+    assert hi - lo < 0.05  # ~3000 values: the median is known to about ±0.02
+    lo_s, hi_s = median_interval(v[:100], 500, 2)
+    assert hi_s - lo_s > hi - lo  # fewer genes, wider interval
+    assert all(math.isnan(x) for x in median_interval([], 10, 0))
+
+
+def test_paired_auroc_difference_within_strata_matches_stratified_auroc() -> None:
+    """With strata, the point values are ``stratified_auroc``'s (per-stratum AUROC weighted by the
+    stratum's positives), and a difference confined to one stratum's ordering shows there."""
+    import numpy as np
+    from usher_pipeline.model import fame_strata
+    from usher_pipeline.validation import paired_auroc_difference, stratified_auroc
+
+    rng = np.random.default_rng(5)
+    n = 800
+    pubs = rng.integers(0, 500, n)
+    y = rng.random(n) < 0.1
+    fame = np.log1p(pubs)
+    # a: signal plus fame; b: fame only
+    a = np.where(y, 1.0, 0.0) + fame + rng.normal(0, 1, n)
+    b = fame + rng.normal(0, 1, n) + np.where(y, 0.8, 0.0)
+    df = pl.DataFrame({"sa": a, "sb": b, "t": y, "pubmed_total": pubs})
+    strata = fame_strata(df, 10)
+    res = paired_auroc_difference(a, b, y, 300, 4, strata=strata)
+    assert res["auroc_a"] == pytest.approx(stratified_auroc(df, "sa", "t", 10))
+    assert res["auroc_b"] == pytest.approx(stratified_auroc(df, "sb", "t", 10))
+    assert res["ci_low"] <= res["diff"] <= res["ci_high"]
+    # one stratum only: the same as the plain AUROC difference
+    flat = paired_auroc_difference(a, b, y, 300, 4, strata=np.zeros(n, dtype=np.int64))
+    assert flat == paired_auroc_difference(a, b, y, 300, 4)

@@ -311,7 +311,9 @@ def validate_rule(snakemake: Any) -> None:
         raise_on_failed,
         ranking_readout,
         refit_stability,
-        temporal_holdout,
+        temporal_auroc_difference,
+        temporal_readout,
+        temporal_scored,
         top_n_stability,
         withdraw_published,
     )
@@ -335,10 +337,12 @@ def validate_rule(snakemake: Any) -> None:
                                    v["stability_weight_change"])  # fmt: skip
         else:
             stab = refit_stability(full, scoring, fcfg, lparams, known, v["stability_top_n"])
-        temporal = {
-            m: temporal_holdout(full, scoring, fcfg, lparams, m, v["temporal_top_n"])
-            for m in ("learned", "weighted")
+        then = {
+            m: temporal_scored(full, scoring, fcfg, lparams, m) for m in ("learned", "weighted")
         }
+        temporal = {m: temporal_readout(then[m], v["temporal_top_n"]) for m in then}
+        n_boot = int(v.get("bootstrap_resamples", 2000))
+        diff = temporal_auroc_difference(then["learned"], then["weighted"], n_boot, v["seed"])
         metrics = {
             **{
                 k: readout[k]
@@ -346,6 +350,8 @@ def validate_rule(snakemake: Any) -> None:
                     "usher_median_percentile",
                     "cilia_gold_median_percentile",
                     "housekeeping_median_percentile",
+                    "housekeeping_median_percentile_ci_low",
+                    "housekeeping_median_percentile_ci_high",
                     "cv_recall_mean",
                     "cv_random_recall_mean",
                     "spearman_publications",
@@ -366,6 +372,19 @@ def validate_rule(snakemake: Any) -> None:
                 "auroc_within_fame_strata"
             ],
             "temporal_top_hits_weighted": temporal["weighted"]["top_hits"],
+            # learned − weighted, with a paired bootstrap 95% interval over the genes
+            "temporal_auroc_learned_minus_weighted": diff["diff"],
+            "temporal_auroc_learned_minus_weighted_ci_low": diff["ci_low"],
+            "temporal_auroc_learned_minus_weighted_ci_high": diff["ci_high"],
+            "temporal_auroc_within_fame_strata_learned_minus_weighted": diff[
+                "within_fame_strata_diff"
+            ],
+            "temporal_auroc_within_fame_strata_learned_minus_weighted_ci_low": diff[
+                "within_fame_strata_ci_low"
+            ],
+            "temporal_auroc_within_fame_strata_learned_minus_weighted_ci_high": diff[
+                "within_fame_strata_ci_high"
+            ],
             "temporal_targets": temporal[method]["targets"],
             "single_layer_in_top_n": readout["single_layer_in_top_n"],
             "auroc_known_vs_ciliacarta_negatives": readout.get(

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from .errors import ValidationGateError
@@ -202,6 +203,110 @@ def auroc(scores: Sequence[float], labels: Sequence[bool]) -> float:
     return (sum_pos - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
 
 
+def _weighted_auroc(
+    pos: np.ndarray, neg_sorted: np.ndarray, w_pos: np.ndarray, w_neg_sorted: np.ndarray
+) -> np.ndarray:
+    """AUROC of positive scores ``pos`` against sorted negative scores, each gene counted with its
+    integer weight (one row of weights per bootstrap replicate; ties count one half). Counted in
+    integers, so the plain AUROC (all weights 1) is exact."""
+    lo = np.searchsorted(neg_sorted, pos, side="left")
+    hi = np.searchsorted(neg_sorted, pos, side="right")
+    cum = np.zeros((w_neg_sorted.shape[0], w_neg_sorted.shape[1] + 1), dtype=np.int64)
+    np.cumsum(w_neg_sorted, axis=1, out=cum[:, 1:])
+    below = cum[:, lo]
+    twice_wins = ((below + cum[:, hi]) * w_pos).sum(axis=1)  # 2·below + tied
+    return twice_wins / (2.0 * w_pos.sum(axis=1) * w_neg_sorted.sum(axis=1))
+
+
+def _resample_counts(rng: np.random.Generator, n: int, m: int) -> np.ndarray:
+    """``m`` bootstrap replicates of ``n`` items: how often each item is drawn (m × n)."""
+    draws = rng.integers(0, n, size=(m, n)) + (np.arange(m) * n)[:, None]
+    return np.bincount(draws.ravel(), minlength=m * n).reshape(m, n).astype(np.int32)
+
+
+def paired_auroc_difference(
+    score_a: np.ndarray,
+    score_b: np.ndarray,
+    labels: np.ndarray,
+    n_boot: int,
+    seed: int,
+    strata: np.ndarray | None = None,
+) -> dict[str, float]:
+    """AUROC(a) − AUROC(b) over the same genes, with a 95% interval from a paired, stratified
+    bootstrap: each replicate redraws the positives and the negatives with replacement (the same
+    draw for both rankings), so the interval says whether the difference is larger than the
+    sampling noise of the gene sets. With ``strata`` (one label per gene) the AUROC is taken within
+    each stratum and averaged with the stratum's positives as weights (``stratified_auroc``);
+    strata without positives or negatives are left out. Returns diff, ci_low, ci_high, auroc_a,
+    auroc_b."""
+    a = np.asarray(score_a, dtype=np.float64)
+    b = np.asarray(score_b, dtype=np.float64)
+    y = np.asarray(labels, dtype=bool)
+    st = np.zeros(len(y), dtype=np.int64) if strata is None else np.asarray(strata)
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    groups = [g for g in np.unique(st) if (y & (st == g)).any() and (~y & (st == g)).any()]
+    if not groups:
+        nan = float("nan")
+        return {"diff": nan, "ci_low": nan, "ci_high": nan, "auroc_a": nan, "auroc_b": nan}
+    pos_st, neg_st = st[y], st[~y]
+    # per stratum: the positives' positions among all positives, the stratum's negatives in
+    # score order for each ranking
+    parts = []
+    for g in groups:
+        pi = np.flatnonzero(pos_st == g)
+        ni = np.flatnonzero(neg_st == g)
+        per = {}
+        for name, s in (("a", a), ("b", b)):
+            neg = s[~y][ni]
+            order = np.argsort(neg, kind="stable")
+            per[name] = (s[y][pi], neg[order], ni[order])
+        parts.append((pi, per))
+
+    def combined(w_pos: np.ndarray, w_neg: np.ndarray) -> dict[str, np.ndarray]:
+        out = {}
+        for name in ("a", "b"):
+            num = np.zeros(w_pos.shape[0])
+            den = np.zeros(w_pos.shape[0])
+            for pi, per in parts:
+                p, n, ni = per[name]
+                wp, wn = w_pos[:, pi], w_neg[:, ni]
+                ok = (wp.sum(axis=1) > 0) & (wn.sum(axis=1) > 0)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    auc = _weighted_auroc(p, n, wp, wn)
+                num += np.where(ok, auc * wp.sum(axis=1), 0.0)
+                den += np.where(ok, wp.sum(axis=1), 0.0)
+            out[name] = num / den
+        return out
+
+    point = combined(np.ones((1, n_pos), dtype=np.int32), np.ones((1, n_neg), dtype=np.int32))
+    rng = np.random.default_rng(seed)
+    diffs = []
+    done = 0
+    while done < n_boot:
+        m = min(200, n_boot - done)
+        res = combined(_resample_counts(rng, n_pos, m), _resample_counts(rng, n_neg, m))
+        diffs.append(res["a"] - res["b"])
+        done += m
+    d = np.concatenate(diffs)
+    return {
+        "diff": float(point["a"][0] - point["b"][0]),
+        "ci_low": float(np.quantile(d, 0.025)),
+        "ci_high": float(np.quantile(d, 0.975)),
+        "auroc_a": float(point["a"][0]),
+        "auroc_b": float(point["b"][0]),
+    }
+
+
+def median_interval(values: Sequence[float], n_boot: int, seed: int) -> tuple[float, float]:
+    """95% bootstrap interval of the median of ``values`` (NaN, NaN when empty)."""
+    v = np.asarray(values, dtype=np.float64)
+    if v.size == 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    meds = np.median(v[rng.integers(0, v.size, size=(n_boot, v.size))], axis=1)
+    return float(np.quantile(meds, 0.025)), float(np.quantile(meds, 0.975))
+
+
 TEMPORAL_ADDED = pl.col("is_cilia_gold_standard") & ~pl.col("is_scgs_v1")
 TEMPORAL_BACKGROUND = ~(
     pl.col("is_cilia_gold_standard") | pl.col("is_scgs_v1") | pl.col("is_usher")
@@ -243,24 +348,14 @@ def temporal_scored(
     return scored
 
 
-def temporal_holdout(
-    table: pl.DataFrame,
-    scoring: Mapping,
-    folds_cfg: Mapping,
-    layer_params: Mapping[str, Mapping],
-    method: str,
-    top_n: int,
-    period_fame: bool = True,
-) -> dict[str, float]:
-    """Discovery as it happened (``temporal_scored``): how well the genes SYSCILIA v2 (2021) added
-    are recovered. AUROC of those genes against the background (genes in neither version nor
-    Usher), the same AUROC within publication strata (of the period with ``period_fame``), and
-    their number among the top ``top_n`` genes once the v1 genes are set aside."""
-    scored = temporal_scored(table, scoring, folds_cfg, layer_params, method, period_fame)
+def temporal_readout(scored: pl.DataFrame, top_n: int) -> dict[str, float]:
+    """The temporal-holdout figures of one ``temporal_scored`` ranking: AUROC of the genes SYSCILIA
+    v2 (2021) added against the background (genes in neither version nor Usher), the same AUROC
+    within publication strata (the period counts ``scored`` carries), and their number among the
+    top ``top_n`` genes once the v1 genes are set aside."""
     ev = scored.filter(TEMPORAL_ADDED | TEMPORAL_BACKGROUND).with_columns(
         TEMPORAL_ADDED.alias("target")
     )
-    # (``scored`` carries the period-appropriate pubmed_total used above)
     rest = rank(scored.filter(~pl.col("is_scgs_v1")).drop("rank_all"), "r")
     hits = rest.filter((pl.col("r") <= top_n) & TEMPORAL_ADDED).height
     return {
@@ -270,6 +365,41 @@ def temporal_holdout(
         "targets": float(ev["target"].sum()),
         "v1_seeds": float(len(scored.filter(pl.col("is_scgs_v1")))),
     }
+
+
+def temporal_holdout(
+    table: pl.DataFrame,
+    scoring: Mapping,
+    folds_cfg: Mapping,
+    layer_params: Mapping[str, Mapping],
+    method: str,
+    top_n: int,
+    period_fame: bool = True,
+) -> dict[str, float]:
+    """Discovery as it happened: ``temporal_readout`` of ``temporal_scored``."""
+    scored = temporal_scored(table, scoring, folds_cfg, layer_params, method, period_fame)
+    return temporal_readout(scored, top_n)
+
+
+def temporal_auroc_difference(
+    scored_a: pl.DataFrame, scored_b: pl.DataFrame, n_boot: int, seed: int
+) -> dict[str, float]:
+    """``paired_auroc_difference`` of two ``temporal_scored`` rankings on the temporal targets
+    against the background (the genes of ``temporal_readout``'s AUROC), overall and within the
+    publication strata of ``scored_a`` (keys prefixed ``within_fame_strata_``)."""
+    from .model import fame_strata
+
+    a = scored_a.filter(TEMPORAL_ADDED | TEMPORAL_BACKGROUND).select(
+        "gene_id", "score", "pubmed_total", TEMPORAL_ADDED.alias("t")
+    )
+    b = scored_b.select("gene_id", pl.col("score").alias("score_b"))
+    both = a.join(b, on="gene_id", how="left", maintain_order="left")
+    if both["score_b"].null_count():
+        raise ValueError("the two temporal rankings do not score the same genes")
+    args = (both["score"].to_numpy(), both["score_b"].to_numpy(), both["t"].to_numpy())
+    overall = paired_auroc_difference(*args, n_boot, seed)
+    within = paired_auroc_difference(*args, n_boot, seed, strata=fame_strata(both, 10))
+    return {**overall, **{f"within_fame_strata_{k}": v for k, v in within.items()}}
 
 
 def temporal_target_percentiles(scored: pl.DataFrame) -> pl.DataFrame:
@@ -339,7 +469,9 @@ def ranking_readout(
 ) -> tuple[dict[str, float | None], pl.DataFrame, pl.DataFrame]:
     """The metrics read off one scored ranking (``rank_all``, ``score``, ``cv_fold``,
     ``evidence_count``, ``pubmed_total`` and the gene-set flags): median rank percentile of each
-    control set, cross-validated recall (the model's own folds), Spearman of score vs publications
+    control set (and a 95% bootstrap interval of the housekeeping median: the negative control's
+    gate is a median, and its sampling noise is what tells a miss from a tie), cross-validated
+    recall (the model's own folds), Spearman of score vs publications
     among non-known genes, single-layer genes in the top ``stability_top_n``, and AUROC of the
     known genes against CiliaCarta's negatives (when flagged). Returns (metrics, the control
     genes' ranks, recall per fold). Used by the ``validate`` rule and by ``ranking_metrics``."""
@@ -366,6 +498,17 @@ def ranking_readout(
         "usher_median_percentile": median["usher"],
         "cilia_gold_median_percentile": median["cilia_gold_standard"],
         "housekeeping_median_percentile": median["housekeeping"],
+        **dict(
+            zip(
+                ("housekeeping_median_percentile_ci_low", "housekeeping_median_percentile_ci_high"),
+                median_interval(
+                    controls.filter(pl.col("control_set") == "housekeeping")["percentile"],
+                    int(validation.get("bootstrap_resamples", 2000)),
+                    int(validation.get("seed", 0)),
+                ),
+                strict=True,
+            )
+        ),
         "cv_recall_mean": float(folds["recall"].mean()) if folds.height else None,
         "cv_random_recall_mean": float(folds["random_recall"].mean()) if folds.height else None,
         "spearman_publications": rho,
@@ -387,23 +530,25 @@ def ranking_metrics(
     validation: Mapping,
     layer_params: Mapping[str, Mapping],
     method: str,
-) -> tuple[dict[str, float], pl.DataFrame]:
+) -> tuple[dict[str, float], pl.DataFrame, pl.DataFrame]:
     """Every ranking metric of one integration method on an assembled table (``model.assemble_table``
     output): ``ranking_readout`` of its ranking, plus the temporal holdout (SYSCILIA v1 → v2) with
-    2013 and with 2022 publication counts. Returns (metrics, scored table)."""
+    2013 and with 2022 publication counts. Returns (metrics, scored table, the temporal holdout's
+    scored table with 2013 counts: ``temporal_auroc_difference`` compares two methods on it)."""
     from .model import score_table
 
     cfg = {**scoring, "method": method}
     fcfg = {"folds": validation["folds"], "seed": validation["seed"]}
     scored, _ = score_table(table, cfg, fcfg, layer_params)
     readout, _, _ = ranking_readout(scored, validation)
-    temporal = temporal_holdout(table, scoring, fcfg, layer_params, method,
-                                validation["temporal_top_n"])  # fmt: skip
-    later = temporal_holdout(table, scoring, fcfg, layer_params, method,
-                             validation["temporal_top_n"], period_fame=False)  # fmt: skip
+    top_n = validation["temporal_top_n"]
+    then = temporal_scored(table, scoring, fcfg, layer_params, method)
+    temporal = temporal_readout(then, top_n)
+    later = temporal_holdout(table, scoring, fcfg, layer_params, method, top_n, period_fame=False)
     keep = ("usher_median_percentile", "cilia_gold_median_percentile",
-            "housekeeping_median_percentile", "cv_recall_mean", "abs_spearman_publications",
-            "single_layer_in_top_n")  # fmt: skip
+            "housekeeping_median_percentile", "housekeeping_median_percentile_ci_low",
+            "housekeeping_median_percentile_ci_high", "cv_recall_mean",
+            "abs_spearman_publications", "single_layer_in_top_n")  # fmt: skip
     metrics = {
         **{k: readout[k] for k in keep},
         "temporal_auroc": temporal["auroc"],
@@ -413,4 +558,4 @@ def ranking_metrics(
         "temporal_top_hits_with_2022_fame": later["top_hits"],
         "auroc_known_vs_ciliacarta_negatives": readout["auroc_known_vs_ciliacarta_negatives"],
     }
-    return {k: float(v) for k, v in metrics.items()}, scored
+    return {k: float(v) for k, v in metrics.items()}, scored, then
