@@ -26,14 +26,16 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
 
-def main(argv: list[str] | None = None) -> int:
+def load_inputs(argv: list[str] | None, description: str):
+    """Parse --configfile/--results/--set and read the layer tables of a finished run into one
+    table (``model.assemble_table``). Returns (config, table, seeded-layer params), or None after
+    printing which layer tables are missing."""
     from snakemake.utils import validate
     from usher_pipeline.cli import load_config
     from usher_pipeline.layers import LAYER_NAMES, SEEDED_LAYERS
     from usher_pipeline.model import assemble_table
-    from usher_pipeline.validation import ranking_metrics, temporal_auroc_difference
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--configfile", default=str(REPO / "config" / "config.yaml"))
     ap.add_argument("--results", help="results folder of a finished run (default: config)")
     ap.add_argument("--set", action="append", default=[], help="KEY.PATH=VALUE config override")
@@ -46,12 +48,22 @@ def main(argv: list[str] | None = None) -> int:
     missing = [str(p) for p in layer_paths.values() if not p.exists()]
     if missing:
         print(f"missing layer tables {missing}: run the workflow first", file=sys.stderr)
-        return 2
+        return None
     table = assemble_table(
         results / "universe" / "genes.parquet", results / "universe" / "gene_sets.parquet",
         layer_paths,
     )  # fmt: skip
-    lparams = {k: config["layers"].get(k, {}) for k in SEEDED_LAYERS}
+    print(f"{len(table)} genes, {int(table['is_known'].sum())} known; overrides: {args.set or '-'}")
+    return config, table, {k: config["layers"].get(k, {}) for k in SEEDED_LAYERS}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from usher_pipeline.validation import ranking_metrics, temporal_auroc_difference
+
+    loaded = load_inputs(argv, __doc__.splitlines()[0])
+    if loaded is None:
+        return 2
+    config, table, lparams = loaded
     rows = {}
     tops = {}
     scored_by = {}
@@ -65,7 +77,6 @@ def main(argv: list[str] | None = None) -> int:
         rows[method] = metrics
         tops[method] = scored.filter(~scored["is_known"]).sort("rank_all")["symbol"].head(15)
         scored_by[method] = scored
-    print(f"{len(table)} genes, {int(table['is_known'].sum())} known; overrides: {args.set or '-'}")
     print(f"{'metric':42s} {'learned':>10s} {'weighted':>10s}")
     for key in rows["learned"]:
         a, b = rows["learned"][key], rows["weighted"][key]

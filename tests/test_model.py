@@ -286,13 +286,13 @@ def test_rank_all_does_not_depend_on_row_order() -> None:
 # --- study bias -------------------------------------------------------------------------------
 
 
-def _bg_spearman(fame_strata: int, table: pl.DataFrame) -> float:
+def _bg_spearman(fame_strata: int, table: pl.DataFrame, adjustment: float = 1.0) -> float:
     ids = table["gene_id"].to_list()
     folds = assign_folds(ids, 5, FOLDS_CFG["seed"])
     pos = table.filter(pl.col("is_known"))["gene_id"].to_list()
     a, _ = model.learned_scores(
         table, pos, folds, ["localization", "phylogeny", "mouse_phenotype"],
-        {**PARAMS, "fame_strata": fame_strata}, LAYER_PARAMS,
+        {**PARAMS, "fame_strata": fame_strata, "fame_adjustment": adjustment}, LAYER_PARAMS,
     )  # fmt: skip
     bg = a.filter(~pl.col("is_known"))
     return abs(float(spearmanr(bg["score"], bg["pubmed_total"]).statistic))
@@ -310,6 +310,28 @@ def test_fame_strata_remove_study_bias() -> None:
     assert one > 0.2
     assert ten < 0.1
     assert one > 3 * ten
+
+
+def test_fame_adjustment_scales_the_study_bias_control() -> None:
+    """fame_adjustment 0 = no stratum reference (the study bias of one stratum comes back), 1 = the
+    full control; in between, in between."""
+    t = make_table(fame=0.2)
+    none, half, full = (_bg_spearman(10, t, a) for a in (0.0, 0.5, 1.0))
+    assert none == pytest.approx(_bg_spearman(1, t), abs=0.05)
+    assert none > half > full
+    assert full < 0.1
+    # adjustment 0: a contribution is the fitted weight times its bin's log-likelihood ratio, so
+    # within one fold it takes one value per bin; the full control shifts it by the gene's stratum
+    a, _ = model.learned_scores(TABLE, POS, FOLDS, LAYERS, {**PARAMS, "fame_adjustment": 0.0},
+                                LAYER_PARAMS)  # fmt: skip
+    b, _ = run(POS)
+    for df, most in ((a, len(model.BIN_EDGES)), (b, None)):
+        covered = df.filter(pl.col("localization_score").is_not_null() & (pl.col("cv_fold") == 0))
+        n_values = covered["contrib_localization"].round(12).n_unique()
+        if most is None:
+            assert n_values > len(model.BIN_EDGES)
+        else:
+            assert n_values <= most
 
 
 # --- score_table ------------------------------------------------------------------------------

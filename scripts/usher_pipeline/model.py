@@ -184,7 +184,10 @@ def learned_scores(
     is fitted on the genes outside f; the genes of f get contributions β·x, then each contribution
     is taken relative to the mean contribution of the training background genes of the same
     publication stratum (``params['fame_strata']`` quantile bins): a layer counts for a gene by how
-    much more evidence it gives than it gives genes studied as much. Returns (table with score,
+    much more evidence it gives than it gives genes studied as much (``params['fame_adjustment']``,
+    default 1, scales that reference mean: 0 = no adjustment, the raw contribution; values between
+    trade study-bias control against rewarding well-studied genes, see
+    ``benchmarks/bench_fame_tradeoff.py``). Returns (table with score,
     evidence_logodds, baseline_logodds, cv_fold, contrib_<layer>, the seeded sub-scores replaced
     by their out-of-fold values; the fitted weights, one row per fold and term).
     """
@@ -203,6 +206,7 @@ def learned_scores(
     z, cov_names = _covariates(table)
     z_ref = np.median(z, axis=0) if z.shape[1] else np.zeros(0)
     strata = fame_strata(table, int(params.get("fame_strata", 10)))
+    adjust = float(params.get("fame_adjustment", 1.0))
     contrib = np.zeros((len(gene_ids), len(use)))
     baseline = np.zeros(len(gene_ids))
     weights = []
@@ -236,9 +240,11 @@ def learned_scores(
                 if not ref.any():
                     ref = bg & covered[:, j]
                 mean = c[ref, j].mean() if ref.any() else 0.0
-                contrib[rows, j] = np.where(covered[rows, j], c[rows, j] - mean, 0.0)
+                contrib[rows, j] = np.where(covered[rows, j], c[rows, j] - adjust * mean, 0.0)
         baseline[sel] = (
-            float(model.intercept_[0]) + float(gamma @ z_ref) + float((c[bg].mean(axis=0)).sum())
+            float(model.intercept_[0])
+            + float(gamma @ z_ref)
+            + adjust * float((c[bg].mean(axis=0)).sum())
         )
         for layer, w in zip(use, beta, strict=True):
             weights.append({"fold": f, "term": layer, "kind": "layer", "weight": float(w)})
