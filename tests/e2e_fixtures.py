@@ -243,3 +243,74 @@ def probe_workflow(body: str, configfile: Path, config: list[str], cwd: Path = R
     assert res.returncode == 0, (res.stdout + res.stderr)[-6000:]
     line = next(ln for ln in res.stdout.splitlines() if ln.startswith("PROBE_JSON "))
     return json.loads(line.removeprefix("PROBE_JSON "))
+
+
+@dataclasses.dataclass
+class LiveRun:
+    """The fixture workflow in live mode against the loopback server, run once per session.
+
+    ``workdir`` stays as the run left it; a test that changes or exports it works on its own
+    copy (``copy_to``). The server is stopped after the run; ``port`` is where it listened (the
+    URLs in ``live.yaml`` point there), ``counts``/``log`` are what it served during the run.
+    """
+
+    workdir: Path
+    args: list[str]
+    result: SnakemakeResult
+    port: int
+    counts: dict[str, int]
+    log: list[tuple[str, str, int]]
+
+    def copy_to(self, dest: Path) -> Path:
+        """Copy the run's working tree (with its results, state, cache, .snakemake; mtimes kept)."""
+        shutil.copytree(self.workdir, dest, symlinks=True)
+        return dest
+
+
+_LIVE_RUN: LiveRun | None = None
+
+
+def live_run() -> LiveRun:
+    """Run the workflow in live mode (loopback server) on the fixture config once, cached.
+
+    gnomAD, GTEx and HPA tissue RNA have no offline copy, so they are switched off with
+    live.disabled_sources. Raises AssertionError with the log's tail when the run fails.
+    """
+    global _LIVE_RUN
+    if _LIVE_RUN is None:
+        from live_server import LiveServer
+
+        base = scratch_dir("usher-e2e-live-")
+        work = copy_workflow(base / "wf")
+        args = ["--cores", "2", "--configfile", str(TEST_CONFIG_REL), "live.yaml"]
+        srv = LiveServer()
+        srv.start()
+        try:
+            live_cfg = srv.live_config(work, uniprot_page_size=500)
+            overlay = {
+                "mode": "live",
+                "results_dir": "live_results",
+                "state": {"db": "live_state/usher.duckdb", "lock_timeout_s": 120},
+                "live": {
+                    **live_cfg["live"],
+                    "cache_dir": "live_state/downloads",
+                    "disabled_sources": ["hpa_rna_tissue", "gtex_median", "gnomad_constraint"],
+                },
+            }
+            (work / "live.yaml").write_text(yaml.safe_dump(overlay))
+            res = run_snakemake(args, cwd=work, timeout=900, log_file=base / "run1.log")
+        finally:
+            assert srv.httpd is not None
+            port = srv.httpd.server_address[1]
+            srv.stop()
+        _LIVE_RUN = LiveRun(
+            workdir=work,
+            args=args,
+            result=res,
+            port=port,
+            counts=dict(srv.counts),
+            log=list(srv.log),
+        )
+    if _LIVE_RUN.result.returncode != 0:
+        raise AssertionError("live fixture workflow run failed\n" + describe(_LIVE_RUN.result))
+    return _LIVE_RUN

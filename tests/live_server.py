@@ -411,7 +411,8 @@ class LiveServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def start(self) -> None:
+    def start(self, port: int = 0) -> None:
+        """Serve on 127.0.0.1:``port`` (0: a free port the kernel picks)."""
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -423,7 +424,7 @@ class LiveServer:
             def do_GET(self) -> None:  # noqa: N802
                 server._handle(self)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.httpd.daemon_threads = True
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 

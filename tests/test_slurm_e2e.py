@@ -85,7 +85,20 @@ def test_fixture_workflow_runs_through_slurm_profile(slurm, tmp_path):
     workdir = copy_workflow(tmp_path / "wf")
     ARTIFACTS.mkdir(exist_ok=True)
     res = run_snakemake(
-        ["--profile", "workflow/profiles/slurm", "--configfile", str(TEST_CONFIG_REL)],
+        [
+            "--profile",
+            "workflow/profiles/slurm",
+            "--configfile",
+            str(TEST_CONFIG_REL),
+            # Only the status polling differs from the profile (whose 20 s suit a real cluster):
+            # the plugin waits this long before its first squeue and again after every check
+            # that saw a job finish, +10 s after each check that saw none. Jobs here take
+            # 9-16 s (two nested Snakemake starts, then a few seconds of work), so checks at
+            # 3, 16, 39 s after a submission catch them sooner than 20, 50 s. 3 x 3 s is far
+            # below MinJobAge (300 s): "squeue" stays the status command, as with 20 s.
+            "--slurm-init-seconds-before-status-checks",
+            "3",
+        ],
         cwd=workdir,
         timeout=1500,
         # a per-run log (concurrent test sessions must not write into one file), kept as

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import socket
 import subprocess
 import sys
@@ -18,12 +19,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
-import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 import e2e_fixtures as e2e  # noqa: E402
-from live_server import LiveServer  # noqa: E402
 from usher_pipeline.persistence.transfer import table_digests  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
@@ -106,34 +105,16 @@ def test_snapshot_run_round_trip_identical(tmp_path):
 
 
 def test_live_run_round_trip_without_network(tmp_path):
+    run = e2e.live_run()  # the live run, shared with test_workflow_live_e2e; server stopped
     base = e2e.scratch_dir("usher-e2e-live-rt-")
-    work = e2e.copy_workflow(base / "wf")
+    work = run.copy_to(base / "wf")
     clone = e2e.copy_workflow(base / "clone")
     bag = base / "live-run.tar"
-    args = ["--cores", "2", "--configfile", str(e2e.TEST_CONFIG_REL), "live.yaml"]
+    args = run.args
     cfg_args = {"config": "live.yaml"}
-    srv = LiveServer()
-    srv.start()
-    try:
-        live_cfg = srv.live_config(work, uniprot_page_size=500)
-        overlay = {
-            "mode": "live",
-            "results_dir": "live_results",
-            "state": {"db": "live_state/usher.duckdb", "lock_timeout_s": 120},
-            "live": {
-                **live_cfg["live"],
-                "cache_dir": "live_state/downloads",
-                "disabled_sources": ["hpa_rna_tissue", "gtex_median", "gnomad_constraint"],
-            },
-        }
-        for d in (work, clone):
-            (d / "live.yaml").write_text(yaml.safe_dump(overlay))
-        res = e2e.run_snakemake(args, cwd=work, timeout=900, log_file=base / "run1.log")
-        assert res.returncode == 0, e2e.describe(res)
-        assert sum(srv.counts.values()) > 0
-    finally:
-        port = srv.httpd.server_address[1]
-        srv.stop()
+    shutil.copyfile(work / "live.yaml", clone / "live.yaml")
+    assert sum(run.counts.values()) > 0
+    port = run.port
     trap = ConnectionTrap(port)  # the server is gone; any request would be counted here
     first = {
         rel: _sha(work / "live_results" / rel)
