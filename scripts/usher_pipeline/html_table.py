@@ -23,6 +23,7 @@ from typing import Any
 import polars as pl
 
 from .explain import LAYERS, layer_label
+from .summary import TIER_ORDER
 
 # gene_id -> [(layer, sub-score, contribution, raw evidence text)]
 Breakdown = Mapping[str, Sequence[tuple[str, float | None, float | None, str]]]
@@ -248,8 +249,8 @@ def table_data(
         "layer_labels": [layer_label(layer) for layer in layers],
         "evidence_layers": ev_layers,
         "min_evidence_score": min_evidence_score,
-        "tier_order": ["HIGH", "MEDIUM", "LOW"],
-        "tiers": {t: rules.get(t, "") for t in ("HIGH", "MEDIUM", "LOW")},
+        "tier_order": list(TIER_ORDER),
+        "tiers": {t: rules.get(t, "") for t in TIER_ORDER},
         "page_rows": page_rows,
         "rows": rows,
         "raw": raw,
@@ -266,7 +267,7 @@ def tier_legend_html(tier_rules: Mapping[str, str]) -> str:
     """The tier legend: one line per tier, what it means and its thresholds."""
     items = "".join(
         f'<li><span class="tier {t}">{t}</span> {html.escape(tier_rules.get(t, ""))}</li>'
-        for t in ("HIGH", "MEDIUM", "LOW")
+        for t in TIER_ORDER
     )
     return f'<ul class="legend" id="tier-legend">{items}</ul>'
 
@@ -293,7 +294,7 @@ def candidates_html(
         f'<option value="{html.escape(layer)}">{html.escape(layer)}</option>'
         for layer in data["evidence_layers"]
     )
-    tier_opts = "".join(f'<option value="{t}">{t}</option>' for t in ("HIGH", "MEDIUM", "LOW"))
+    tier_opts = "".join(f'<option value="{t}">{t}</option>' for t in TIER_ORDER)
     max_ev = max((r[FIELDS.index("evidence_count")] or 0 for r in data["rows"]), default=0)
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

@@ -12,6 +12,7 @@ import polars as pl  # noqa: E402
 
 from .persistence._common import atomic_path  # noqa: E402
 from .scoring import SCORED_LAYERS  # noqa: E402
+from .summary import TIER_ORDER  # noqa: E402
 
 _PNG_META = {"Software": None}
 TIER_COLORS = {"HIGH": "#b2182b", "MEDIUM": "#ef8a62", "LOW": "#bababa"}
@@ -66,18 +67,18 @@ def layer_contributions(ev: pl.DataFrame, path: str | os.PathLike[str], top_n: i
 def tier_breakdown(ev: pl.DataFrame, path: str | os.PathLike[str]) -> None:
     """Genes per tier, candidates vs known genes."""
     fig, ax = plt.subplots(figsize=(6, 4))
-    tiers = ["HIGH", "MEDIUM", "LOW"]
+    tiers = TIER_ORDER
     for j, (label, frame) in enumerate(
         (("candidates", ev.filter(~pl.col("is_known"))), ("known genes", ev.filter("is_known")))
     ):
         counts = [frame.filter(pl.col("tier") == t).height for t in tiers]
-        xs = [i + j * 0.4 for i in range(3)]
+        xs = [i + j * 0.4 for i in range(len(tiers))]
         bars = ax.bar(xs, counts, width=0.4, label=label,
                       color=["#b2182b", "#ef8a62", "#bababa"] if j == 0 else "#2166ac")  # fmt: skip
         for bar, c in zip(bars, counts, strict=True):
             ax.annotate(str(c), (bar.get_x() + bar.get_width() / 2, c), ha="center",
                         va="bottom", fontsize=8)  # fmt: skip
-    ax.set_xticks([i + 0.2 for i in range(3)])
+    ax.set_xticks([i + 0.2 for i in range(len(tiers))])
     ax.set_xticklabels(tiers)
     ax.set_yscale("log")
     ax.set_ylabel("genes (log scale)")
