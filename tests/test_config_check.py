@@ -4,7 +4,6 @@ as symbols, previous symbols, aliases, HGNC IDs or Ensembl gene IDs."""
 from __future__ import annotations
 
 import copy
-import os
 from pathlib import Path
 
 import pytest
@@ -180,7 +179,10 @@ def test_snakemake_refuses_bad_config_before_any_job(tmp_path) -> None:
     assert not (wf / ".test" / "results").exists()
 
 
-def test_unresolvable_subset_line_stops_before_any_layer_job(tmp_path) -> None:
+def test_unresolvable_subset_line_stops_before_scoring(tmp_path) -> None:
+    """A gene_subset line that resolves to no gene fails the gene_subset job, naming the file,
+    line and entry; nothing is scored or published, and the universe (which a subset no longer
+    restricts: the model sees every gene) is left in place."""
     wf = copy_workflow(tmp_path / "wf")
     subset = wf / ".test" / "config" / "genes_bad.txt"
     subset.write_text("USH2A\nHGNC:7606\nENSG00000042781\nNOT_A_GENE_XYZ\n")
@@ -189,9 +191,11 @@ def test_unresolvable_subset_line_stops_before_any_layer_job(tmp_path) -> None:
         ["--cores", "2", "--configfile", str(bad.relative_to(wf))], cwd=wf, timeout=600
     )
     assert res.returncode != 0, describe(res)
-    log = (wf / ".test" / "results" / "logs" / "gene_universe.log").read_text()
+    results = wf / ".test" / "results"
+    log = (results / "logs" / "gene_subset.log").read_text()
     assert "genes_bad.txt" in log and "line 4: NOT_A_GENE_XYZ" in log, log
     assert "HGNC:7606" not in log.split("resolve to no single")[1]
-    assert not (wf / ".test" / "results" / "layers").exists() or not os.listdir(
-        wf / ".test" / "results" / "layers"
-    )
+    assert (results / "universe" / "genes.parquet").is_file()
+    assert not (results / "universe" / "subset.parquet").exists()
+    for name in ("gene_evidence.parquet", "candidates.tsv", "candidates.parquet"):
+        assert not (results / name).exists(), name

@@ -176,6 +176,8 @@ def learned_scores(
     layers: Sequence[str],
     params: Mapping,
     layer_params: Mapping[str, Mapping] | None = None,
+    extra_seeded: Mapping[str, Callable[[Sequence[str]], np.ndarray]] | None = None,
+    fit_on: np.ndarray | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Out-of-fold learned scores. ``table``: one row per gene with gene_id, ``<layer>_score``
     columns, the covariate columns and the raw columns of the seeded layers.
@@ -190,6 +192,10 @@ def learned_scores(
     ``benchmarks/bench_fame_tradeoff.py``). Returns (table with score,
     evidence_logodds, baseline_logodds, cv_fold, contrib_<layer>, the seeded sub-scores replaced
     by their out-of-fold values; the fitted weights, one row per fold and term).
+    ``extra_seeded`` adds seeded features (name -> function of the training positives giving the
+    ``<name>_score`` values), recomputed per fold like the network and study layers. ``fit_on``
+    (boolean per gene, default all) restricts the genes the model is fitted on and the background
+    the contributions are taken relative to; every gene is still scored.
     """
     from sklearn.linear_model import LogisticRegression
 
@@ -199,9 +205,11 @@ def learned_scores(
     y = np.array([g in pos for g in gene_ids])
     fold = np.array([folds[g] for g in gene_ids])
     k = int(fold.max()) + 1
+    fit_mask = np.ones(len(gene_ids), dtype=bool) if fit_on is None else np.asarray(fit_on, bool)
     feats = [(layer, f"{layer}_score") for layer in use]
     base_x = {col: table[col].cast(pl.Float64).to_numpy().copy() for _, col in feats}
     seeded = {n: fn for n, fn in seeded_features(table, layer_params or {}).items() if n in use}
+    seeded.update({n: fn for n, fn in (extra_seeded or {}).items() if n in use})
     oof = {n: np.full(len(gene_ids), np.nan) for n in seeded}
     z, cov_names = _covariates(table)
     z_ref = np.median(z, axis=0) if z.shape[1] else np.zeros(0)
@@ -216,7 +224,7 @@ def learned_scores(
         for name, fn in seeded.items():
             cols[f"{name}_score"] = fn(train_pos)
             oof[name][fold == f] = cols[f"{name}_score"][fold == f]
-        train = fold != f
+        train = (fold != f) & fit_mask
         if params.get("transform", "linear") == "binned_llr":
             x = np.column_stack(
                 [binned_llr(cols[col], y, train, BIN_EDGES, float(params.get("pseudo_count", 1.0)))
@@ -232,7 +240,7 @@ def learned_scores(
         sel = fold == f
         c = x * beta
         covered = np.column_stack([~np.isnan(cols[f"{layer}_score"]) for layer in use])
-        bg = (fold != f) & ~y
+        bg = train & ~y
         for st in np.unique(strata[sel]):
             rows = sel & (strata == st)
             for j in range(len(use)):

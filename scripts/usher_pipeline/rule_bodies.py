@@ -16,6 +16,7 @@ from .persistence._common import atomic_write_text, sha256_file
 from .scoring import SCORED_LAYERS, summarize_evidence
 from .snapshot import verify_snapshot
 from .sources import LIVE_REPLACEMENTS, USER_GENE_LIST_INPUT, snapshot_paths
+from .summary import GATES
 
 # Raw list columns kept only in the layer tables, not repeated in gene_evidence.parquet.
 BULKY_RAW_COLUMNS = ("network_neighbours", "network_neighbour_weights", "phylo_species_idx",
@@ -113,24 +114,13 @@ def gene_universe_rule(snakemake: Any) -> None:
         inputs = named_inputs(snakemake)
         _record_inputs_sources(run, inputs)
         user_lists = _record_user_gene_lists(run, inputs)
-        subset = None
-        subset_files = list(snakemake.input.get("subset", []) or [])
-        if isinstance(subset_files, str):
-            subset_files = [subset_files]
-        if subset_files:
-            from .config_check import read_gene_subset
-
-            subset = read_gene_subset(subset_files[0])
-        full_genes, full_aliases, summary = universe_step(inputs, None)
+        # The universe is always whole (the layers and the model see every gene); a gene_subset
+        # only selects the genes to report (gene_subset rule, universe/subset.parquet).
+        genes, aliases, summary = universe_step(inputs, None)
         run.record_step("build universe", summary)
-        flags, log, set_stats = gene_sets_step(inputs, full_aliases, full_genes, run.config)
+        flags, log, set_stats = gene_sets_step(inputs, aliases, genes, run.config)
         run.record_step("resolve gene sets", {k: {kk: vv for kk, vv in v.items() if kk != "unmapped"}
                                               for k, v in set_stats.items()})  # fmt: skip
-        genes, aliases = full_genes, full_aliases
-        if subset is not None:
-            genes, aliases, sub_summary = universe_step(inputs, subset, subset_files[0])
-            summary["subset_genes"] = sub_summary["subset_genes"]
-            flags = flags.join(genes.select("gene_id"), on="gene_id", how="semi")
         run.write_parquet(genes, snakemake.output.genes, table_name="universe_genes",
                           sort_by="gene_id", description="gene universe")  # fmt: skip
         run.write_parquet(aliases, snakemake.output.aliases, table_name="universe_aliases",
@@ -148,6 +138,32 @@ def gene_universe_rule(snakemake: Any) -> None:
             },
             snakemake.output.report,
         )
+
+
+def gene_subset_rule(snakemake: Any) -> None:
+    """``universe/subset.parquet``: every universe gene with ``in_subset`` (all true without a
+    gene_subset). A subset run scores the whole universe and reports only these genes, so a gene
+    scores exactly as in a full run; changing the subset reruns only the steps after scoring."""
+    from .config_check import read_gene_subset
+    from .steps import subset_gene_ids
+
+    with RuleRun(snakemake) as run:
+        genes = pl.read_parquet(snakemake.input.genes)
+        files = list(snakemake.input.get("subset", []) or [])
+        files = [files] if isinstance(files, str) else files
+        report: dict[str, Any] = {"universe_genes": genes.height, "gene_subset": None}
+        in_subset = pl.lit(True)
+        if files:
+            aliases = pl.read_parquet(snakemake.input.aliases)
+            entries = read_gene_subset(files[0])
+            keep = subset_gene_ids(entries, genes, aliases, files[0])
+            in_subset = pl.col("gene_id").is_in(pl.Series(keep, dtype=pl.String).implode())
+            report.update(gene_subset=files[0], entries=len(entries), subset_genes=len(set(keep)))
+            run.record_step("resolve gene_subset", report)
+        table = genes.select("gene_id", in_subset.alias("in_subset"))
+        run.write_parquet(table, snakemake.output.subset, table_name="gene_subset",
+                          sort_by="gene_id", description="genes reported (gene_subset)")  # fmt: skip
+        _write_json(run, report, snakemake.output.report)
 
 
 def pubmed_context_table(counts: pl.DataFrame) -> pl.DataFrame:
@@ -225,15 +241,18 @@ def compute_layer_rule(snakemake: Any) -> None:
 def integrate_rule(snakemake: Any) -> None:
     with RuleRun(snakemake) as run:
         scoring = snakemake.params.scoring
-        from .model import assemble_table, score_table, weight_summary
+        from .model import assemble_table, weight_summary
+        from .usher_model import score_views
+        from .views import USHER_FEATURES
 
         table = assemble_table(
             snakemake.input.genes,
             snakemake.input.gene_sets,
             {layer: snakemake.input[layer] for layer in LAYER_NAMES},
         )
-
-        scored, fitted = score_table(
+        table = table.join(pl.read_parquet(snakemake.input.subset), on="gene_id", how="left")
+        n_universe = table.height
+        scored, fitted = score_views(
             table, scoring, snakemake.params.folds, snakemake.params.layers
         )
         scored = summarize_evidence(scored, scoring["weights"], scoring["evidence_min_score"])
@@ -250,19 +269,33 @@ def integrate_rule(snakemake: Any) -> None:
                 snakemake.output.weights,
             )  # fmt: skip
         known = pl.col("is_known")
-        cands = scored.filter(~known).sort("rank_all")
-        cands = cands.with_row_index("rank", offset=1).with_columns(pl.col("rank").cast(pl.Int64))
-        scored = scored.join(cands.select("gene_id", "rank"), on="gene_id", how="left")
+        cands = scored.filter(~known)
+        if scored.height < n_universe:
+            run.log.info(
+                "gene_subset: %d of %d universe genes reported, scored by the model fitted on "
+                "the whole universe; %d of them are known genes, %d candidates",
+                scored.height, n_universe, int(scored["is_known"].sum()), cands.height,
+            )  # fmt: skip
+        if cands.height == 0:
+            run.log.info(
+                "no candidates: every reported gene is a known gene (their scores are in %s)",
+                snakemake.output.evidence,
+            )
         run.record_step(
-            "score and tier",
+            "score and tier (cilia view and Usher view)",
             {
+                "universe_genes": n_universe,
                 "genes": scored.height,
                 "known_genes": int(scored["is_known"].sum()),
                 "candidates": cands.height,
                 "tiers": dict(cands.group_by("tier").len().sort("tier").iter_rows()),
+                "usher_tiers": dict(
+                    cands.group_by("usher_tier").len().sort("usher_tier").iter_rows()
+                ),
             },
         )
-        lead = ["rank_all", "rank", "gene_id", "symbol", "score", "tier", "evidence_count",
+        lead = ["rank_all", "rank", "gene_id", "symbol", "score", "tier", "usher_rank_all",
+                "usher_rank", "usher_score", "usher_tier", "evidence_count", "usher_sensory_count",
                 "layers_available", "is_known", "is_usher", "is_cilia_gold_standard"]  # fmt: skip
         # Bulky raw lists stay in their layer tables (layers/<layer>.parquet; `explain` reads them).
         scored = scored.drop(BULKY_RAW_COLUMNS, strict=False)
@@ -270,11 +303,14 @@ def integrate_rule(snakemake: Any) -> None:
             "rank_all"
         )
         run.write_parquet(evidence, snakemake.output.evidence, table_name="gene_evidence",
-                          sort_by="rank_all", description="every universe gene")  # fmt: skip
+                          sort_by="rank_all", description="every reported gene")  # fmt: skip
         sub = [f"{layer}_score" for layer in SCORED_LAYERS] + ["annotation_score"]
         contrib = [c for c in scored.columns if c.startswith("contrib_")]
         sub = [c for c in sub if c in scored.columns]
-        cand_cols = ["rank", "gene_id", "symbol", "tier", "score", "evidence_count",
+        usher = ["usher_rank", "usher_tier", "usher_score", "usher_given_cilia",
+                 "usher_sensory_count", "usher_sensory_logodds",
+                 *[f"usher_contrib_{f}" for f in USHER_FEATURES]]  # fmt: skip
+        cand_cols = ["rank", "gene_id", "symbol", "tier", "score", *usher, "evidence_count",
                      "layers_available", *sub, *contrib, "pubmed_total", "evidence_summary",
                      "evidence_gaps", "hgnc_id", "ncbi_gene_id", "ensembl_gene",
                      "uniprot_acc", "description"]  # fmt: skip
@@ -304,10 +340,12 @@ def publish_candidates_rule(snakemake: Any) -> None:
 
 
 def validate_rule(snakemake: Any) -> None:
+    from .usher_model import usher_readout, within_genes
     from .validation import (
         NOT_APPLICABLE,
         check_gates,
         gates_apply,
+        housekeeping_shares,
         raise_on_failed,
         ranking_readout,
         refit_stability,
@@ -319,7 +357,9 @@ def validate_rule(snakemake: Any) -> None:
     )
 
     with RuleRun(snakemake) as run:
-        v = snakemake.params.validation
+        v = dict(snakemake.params.validation)
+        # A gate set to null is not enforced.
+        v["gates"] = {k: g for k, g in (v.get("gates") or {}).items() if g is not None}
         scoring = snakemake.params.scoring
         ev = pl.read_parquet(snakemake.input.evidence)
         readout, controls, folds = ranking_readout(ev, v)
@@ -332,17 +372,46 @@ def validate_rule(snakemake: Any) -> None:
             full = full.join(raw.select(keep), on="gene_id", how="left")
         fcfg = {"folds": v["folds"], "seed": v["seed"]}
         lparams = snakemake.params.layers
-        if method == "weighted":
-            stab = top_n_stability(ev, scoring, known, v["stability_top_n"],
-                                   v["stability_weight_change"])  # fmt: skip
-        else:
-            stab = refit_stability(full, scoring, fcfg, lparams, known, v["stability_top_n"])
-        then = {
-            m: temporal_scored(full, scoring, fcfg, lparams, m) for m in ("learned", "weighted")
-        }
-        temporal = {m: temporal_readout(then[m], v["temporal_top_n"]) for m in then}
         n_boot = int(v.get("bootstrap_resamples", 2000))
-        diff = temporal_auroc_difference(then["learned"], then["weighted"], n_boot, v["seed"])
+        if snakemake.params.gene_subset:
+            # The refits of a subset run (stability, temporal holdout, sensory check) fit the
+            # subset alone, as its gates are written for it: its network is cut to the subset.
+            full = within_genes(full)
+        # Refits need known genes and candidates among the reported genes (a subset of only
+        # known genes has no background to fit against: those metrics are not measured).
+        refits = bool(ev["is_known"].any()) and bool((~ev["is_known"]).any())
+        if not refits:
+            run.log.info("refit-based metrics not measured: the reported genes hold no %s",
+                         "candidate" if ev["is_known"].all() else "known gene")  # fmt: skip
+            stab = pl.DataFrame(schema={"layer": pl.String, "factor": pl.Float64,
+                                        "overlap": pl.Float64})  # fmt: skip
+            temporal = {m: dict.fromkeys(("auroc", "auroc_within_fame_strata", "top_hits",
+                                          "targets")) for m in ("learned", "weighted")}  # fmt: skip
+            diff = {
+                k: None
+                for k in (
+                    "diff",
+                    "ci_low",
+                    "ci_high",
+                    "within_fame_strata_diff",
+                    "within_fame_strata_ci_low",
+                    "within_fame_strata_ci_high",
+                )
+            }
+        else:
+            if method == "weighted":
+                stab = top_n_stability(ev, scoring, known, v["stability_top_n"],
+                                       v["stability_weight_change"])  # fmt: skip
+            else:
+                stab = refit_stability(full, scoring, fcfg, lparams, known, v["stability_top_n"])
+            then = {
+                m: temporal_scored(full, scoring, fcfg, lparams, m) for m in ("learned", "weighted")
+            }
+            temporal = {m: temporal_readout(then[m], v["temporal_top_n"]) for m in then}
+            diff = temporal_auroc_difference(then["learned"], then["weighted"], n_boot, v["seed"])
+        usher = usher_readout(full, scoring, fcfg, lparams, n_boot, v["seed"], refit=refits)
+        hk = housekeeping_shares(ev, int(v.get("housekeeping_top_n", 500)))
+        hits = [temporal[m]["top_hits"] for m in ("learned", "weighted")]
         metrics = {
             **{
                 k: readout[k]
@@ -386,6 +455,11 @@ def validate_rule(snakemake: Any) -> None:
                 "within_fame_strata_ci_high"
             ],
             "temporal_targets": temporal[method]["targets"],
+            "temporal_top_hits_learned_minus_weighted": (
+                None if None in hits else hits[0] - hits[1]
+            ),
+            **hk,
+            **usher,
             "single_layer_in_top_n": readout["single_layer_in_top_n"],
             "auroc_known_vs_ciliacarta_negatives": readout.get(
                 "auroc_known_vs_ciliacarta_negatives"
@@ -423,17 +497,8 @@ def validate_rule(snakemake: Any) -> None:
                           "gates_status": status}, snakemake.output.summary)  # fmt: skip
 
 
-_GATE_OF = {
-    "usher_median_percentile": ("min_usher_median_percentile", ">="),
-    "cilia_gold_median_percentile": ("min_cilia_gold_median_percentile", ">="),
-    "housekeeping_median_percentile": ("max_housekeeping_median_percentile", "<="),
-    "cv_recall_mean": ("min_cv_recall", ">="),
-    "abs_spearman_publications": ("max_abs_spearman_publications", "<="),
-    "top_n_stability_min": ("min_top_n_stability", ">="),
-    "temporal_auroc": ("min_temporal_auroc", ">="),
-    "temporal_top_hits": ("min_temporal_top_hits", ">="),
-    "single_layer_in_top_n": ("max_single_layer_in_top_n", "<="),
-}
+# metric -> (gate key, comparison): the one gate table, summary.GATES.
+_GATE_OF = {metric: (key, op) for metric, (key, op, _) in GATES.items()}
 
 
 def _gate_text(metric: str, gates: dict, note: str | None = None) -> str | None:
@@ -503,6 +568,13 @@ def landing_page_rule(snakemake: Any) -> None:
         run.log.info("validation %s; tiers %s", summary.status, summary.tier_counts)
 
 
+def _with_subset(mapping: dict, subset: dict) -> dict:
+    """The universe summary with the gene_subset's gene count, when the run has one."""
+    if subset.get("gene_subset"):
+        mapping["universe"]["subset_genes"] = subset["subset_genes"]
+    return mapping
+
+
 def reproducibility_rule(snakemake: Any) -> None:
     from .repro import reproducibility_markdown
 
@@ -510,7 +582,10 @@ def reproducibility_rule(snakemake: Any) -> None:
         text = reproducibility_markdown(
             config=snakemake.params.config,
             verified=json.loads(Path(snakemake.input.verified).read_text()),
-            mapping=json.loads(Path(snakemake.input.mapping).read_text()),
+            mapping=_with_subset(
+                json.loads(Path(snakemake.input.mapping).read_text()),
+                json.loads(Path(snakemake.input.subset).read_text()),
+            ),
             layer_stats=[json.loads(Path(p).read_text()) for p in snakemake.input.layer_stats],
             evidence=pl.read_parquet(snakemake.input.evidence),
             validation=json.loads(Path(snakemake.input.validation).read_text()),

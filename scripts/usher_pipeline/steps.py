@@ -48,14 +48,24 @@ def universe_step(
     genes, aliases = _build_universe(gene_info, mane, hgnc, old)
     summary = mapping_summary(genes)
     if gene_subset is not None:
-        numbered = [e if isinstance(e, tuple) else (i, e) for i, e in enumerate(gene_subset, 1)]
-        where = f"gene_subset {subset_file}" if subset_file else "gene_subset gene_subset"
-        res = resolve_gene_list(numbered, genes, aliases, where)
-        keep = res["gene_id"].to_list()
+        keep = subset_gene_ids(gene_subset, genes, aliases, subset_file)
         genes = genes.filter(pl.col("gene_id").is_in(keep))
         aliases = aliases.filter(pl.col("gene_id").is_in(keep))
         summary["subset_genes"] = genes.height
     return genes, aliases, summary
+
+
+def subset_gene_ids(
+    gene_subset: list[str] | list[tuple[int, str]],
+    genes: pl.DataFrame,
+    aliases: pl.DataFrame,
+    subset_file: str | Path | None = None,
+) -> list[str]:
+    """The gene_ids of a gene_subset's entries; an entry that does not resolve to exactly one
+    universe gene stops the run, naming the file, line and entry."""
+    numbered = [e if isinstance(e, tuple) else (i, e) for i, e in enumerate(gene_subset, 1)]
+    where = f"gene_subset {subset_file}" if subset_file else "gene_subset gene_subset"
+    return resolve_gene_list(numbered, genes, aliases, where)["gene_id"].to_list()
 
 
 def gene_sets_step(

@@ -50,6 +50,19 @@ GATES: dict[str, tuple[str, str, str]] = {
         "min_temporal_top_hits", ">=", "later-found genes in the top list (temporal holdout)"),
     "single_layer_in_top_n": (
         "max_single_layer_in_top_n", "<=", "few single-layer genes in the top list"),
+    "housekeeping_share_top_minus_known": (
+        "max_housekeeping_share_top_minus_known", "<=",
+        "housekeeping genes no commoner among the top candidates than among the known genes"),
+    "temporal_auroc_within_fame_strata_learned_minus_weighted_ci_high": (
+        "min_temporal_within_strata_vs_weighted_ci_high", ">=",
+        "temporal AUROC within publication deciles not below the weighted composite's "
+        "(upper end of the 95% interval of learned - weighted)"),
+    "temporal_top_hits_learned_minus_weighted": (
+        "min_temporal_top_hits_vs_weighted", ">=",
+        "later-found genes in the top list: not fewer than the weighted composite finds"),
+    "usher_view_usher_median_percentile": (
+        "min_usher_view_usher_median_percentile", ">=",
+        "Usher genes rank high in the Usher view (median percentile, out of fold)"),
 }  # fmt: skip
 
 VERDICT_TEXT = {

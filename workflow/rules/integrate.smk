@@ -10,6 +10,7 @@ rule integrate:
         **LAYER_TABLES,
         genes=rules.gene_universe.output.genes,
         gene_sets=rules.gene_universe.output.gene_sets,
+        subset=rules.gene_subset.output.subset,
     output:
         evidence=f"{RESULTS}/gene_evidence.parquet",
         # Published as candidates.tsv/.parquet by publish_candidates only once validation passed.

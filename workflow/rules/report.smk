@@ -83,6 +83,7 @@ rule reproducibility_report:
     input:
         verified=rules.verify_snapshot.output[0],
         mapping=rules.gene_universe.output.report,
+        subset=rules.gene_subset.output.report,
         layer_stats=[f"{RESULTS}/layers/{name}.stats.json" for name in LAYER_NAMES],
         evidence=rules.integrate.output.evidence,
         validation=rules.validate.output.summary,

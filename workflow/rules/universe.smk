@@ -23,7 +23,6 @@ rule gene_universe:
         unpack(lambda wc: step_files("gene_sets")),
         unpack(lambda wc: gene_list_files()),
         verified=rules.verify_snapshot.output[0],
-        subset=subset_file(),
     output:
         genes=f"{RESULTS}/universe/genes.parquet",
         aliases=f"{RESULTS}/universe/aliases.parquet",
@@ -43,3 +42,23 @@ rule gene_universe:
         mapping=config["mapping"],
     script:
         "../../scripts/gene_universe.py"
+
+
+# The genes a run reports (gene_subset): the universe stays whole and every gene is scored by
+# the model of the whole universe; a new subset reruns only this rule and the steps after scoring.
+rule gene_subset:
+    input:
+        genes=rules.gene_universe.output.genes,
+        aliases=rules.gene_universe.output.aliases,
+        subset=subset_file(),
+    output:
+        subset=f"{RESULTS}/universe/subset.parquet",
+        report=f"{RESULTS}/universe/subset_report.json",
+    log:
+        f"{LOGS}/gene_subset.log",
+    benchmark:
+        f"{BENCH}/gene_subset.tsv"
+    conda:
+        ENV
+    script:
+        "../../scripts/gene_subset.py"
