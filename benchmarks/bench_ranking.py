@@ -8,6 +8,14 @@ publication strata, hits in the top 500), AUROC of the known genes against Cilia
 set, wall time of each method, and the top 15 candidates of each. No single metric decides: a
 gain that shows on one validation set only is noise until another confirms it.
 
+Then the two views side by side (the cilia view and the Usher view, learned): the out-of-fold
+median percentile of the Usher genes in each, the held-out sensory check (known cilia genes with a
+human hearing / vestibular / retinal-dystrophy phenotype against the other known cilia genes, both
+views refitted without any phenotype feature), the cilia-view gates (housekeeping share among the
+top candidates vs among the known genes), a leave-one-out line for each sub-layer that can be
+measured by leaving it out (the HPA v25 cilia atlas, the inner-ear layer, when the run has them),
+and the top 30 of each view.
+
 Reads the layer tables of a finished run (default: results/ of config/config.yaml; run the
 workflow first, e.g. `usher-pipeline run --cores 2`).
 
@@ -30,6 +38,7 @@ def load_inputs(argv: list[str] | None, description: str):
     """Parse --configfile/--results/--set and read the layer tables of a finished run into one
     table (``model.assemble_table``). Returns (config, table, seeded-layer params), or None after
     printing which layer tables are missing."""
+    import polars as pl
     from snakemake.utils import validate
     from usher_pipeline.cli import load_config
     from usher_pipeline.layers import LAYER_NAMES, SEEDED_LAYERS
@@ -53,6 +62,16 @@ def load_inputs(argv: list[str] | None, description: str):
         results / "universe" / "genes.parquet", results / "universe" / "gene_sets.parquet",
         layer_paths,
     )  # fmt: skip
+    subset = results / "universe" / "subset.parquet"
+    if subset.exists():
+        # a gene_subset run: benchmark the reported genes (their network cut to them)
+        from usher_pipeline.usher_model import within_genes
+
+        flags = pl.read_parquet(subset)
+        if not flags["in_subset"].all():
+            table = within_genes(
+                table.join(flags, on="gene_id").filter("in_subset").drop("in_subset")
+            )
     print(f"{len(table)} genes, {int(table['is_known'].sum())} known; overrides: {args.set or '-'}")
     return config, table, {k: config["layers"].get(k, {}) for k in SEEDED_LAYERS}
 
@@ -95,7 +114,90 @@ def main(argv: list[str] | None = None) -> int:
     for method, top in tops.items():
         print(f"top 15 {method}: {', '.join(top.to_list())}")
     _diagnostics(scored_by, temporal_by)
+    _views(config, table, lparams)
     return 0
+
+
+# Sub-layers whose effect is measured by leaving them out (when the run has them).
+LEAVE_OUT = ("cilia_atlas", "inner_ear")
+
+
+def _view_metrics(config: dict, table, lparams: dict) -> tuple[dict, object]:
+    """Both views of ``table`` (learned) and their figures: Usher genes' median percentile in each
+    view, the held-out sensory check, the cilia view's gate figures."""
+    import polars as pl
+    from usher_pipeline.usher_model import score_views, usher_readout
+    from usher_pipeline.validation import housekeeping_shares, ranking_readout
+
+    v = config["validation"]
+    scoring = {**config["scoring"], "method": "learned"}
+    fcfg = {"folds": v["folds"], "seed": v["seed"]}
+    scored, _ = score_views(table, scoring, fcfg, lparams)
+    readout, _, _ = ranking_readout(scored, v)
+    out = {
+        "cilia_gold_median_percentile": readout["cilia_gold_median_percentile"],
+        "housekeeping_median_percentile": readout["housekeeping_median_percentile"],
+        **housekeeping_shares(scored, int(v.get("housekeeping_top_n", 500))),
+        **usher_readout(
+            scored, scoring, fcfg, lparams, int(v["bootstrap_resamples"]), int(v["seed"])
+        ),  # fmt: skip
+    }
+    return {k: (float("nan") if x is None else float(x)) for k, x in out.items()}, scored.filter(
+        ~pl.col("is_known")
+    )
+
+
+def _views(config: dict, table, lparams: dict) -> None:
+    """The cilia view and the Usher view side by side, leave-one-out lines, the top 30 of each."""
+    from usher_pipeline.views import USHER_FEATURES
+
+    t0 = time.perf_counter()
+    base, cands = _view_metrics(config, table, lparams)
+    print(f"\nthe two views (learned; {time.perf_counter() - t0:.1f} s)")
+    print(f"{'metric':44s} {'value':>10s}")
+    for key, val in base.items():
+        print(f"{key:44s} {val:10.3f}")
+    print(f"usher genes' median percentile: cilia view "
+          f"{base['cilia_view_usher_median_percentile']:.3f}, Usher view "
+          f"{base['usher_view_usher_median_percentile']:.3f} (out of fold)")  # fmt: skip
+    print(f"sensory check ({base['sensory_check_positives']:.0f} known cilia genes with a human "
+          f"hearing / vestibular / retinal phenotype vs {base['sensory_check_negatives']:.0f} "
+          f"others, no phenotype feature): AUROC cilia view "
+          f"{base['sensory_check_auroc_cilia_view']:.3f}, Usher view "
+          f"{base['sensory_check_auroc_usher_view']:.3f}, Usher - cilia "
+          f"{base['sensory_check_usher_minus_cilia']:+.3f} (95% paired bootstrap interval "
+          f"{base['sensory_check_usher_minus_cilia_ci_low']:+.3f} to "
+          f"{base['sensory_check_usher_minus_cilia_ci_high']:+.3f})")  # fmt: skip
+    for layer in LEAVE_OUT:
+        if f"{layer}_score" not in table.columns:
+            print(f"leave {layer} out: the run has no {layer} layer")
+            continue
+        out, _ = _view_metrics(config, table.drop(f"{layer}_score"), lparams)
+        items = ", ".join(f"{k} {out[k]:.3f} ({out[k] - base[k]:+.3f})" for k in (
+            "cilia_gold_median_percentile", "housekeeping_share_top_minus_known",
+            "usher_view_usher_median_percentile", "cilia_view_usher_median_percentile",
+            "sensory_check_auroc_usher_view", "sensory_check_auroc_cilia_view"))  # fmt: skip
+        print(f"leave {layer} out: {items}")
+    top_c = cands.sort("rank_all").head(30)
+    print(
+        "top 30 cilia view: "
+        + ", ".join(
+            f"{r['symbol']} ({r['score']:.2f} {r['tier']})" for r in top_c.iter_rows(named=True)
+        )
+    )
+    top_u = cands.sort("usher_rank_all").head(30)
+
+    def strongest(r: dict) -> str:
+        c = {
+            f: r[f"usher_contrib_{f}"]
+            for f in USHER_FEATURES
+            if r[f"usher_contrib_{f}"] is not None and r[f"usher_contrib_{f}"] > 0.1
+        }
+        return "+".join(sorted(c, key=lambda k: -c[k])) or "-"
+
+    print("top 30 Usher view: " + ", ".join(
+        f"{r['symbol']} ({r['usher_score']:.2f} {r['usher_tier']}; {strongest(r)})"
+        for r in top_u.iter_rows(named=True)))  # fmt: skip
 
 
 def _diagnostics(scored_by: dict, temporal_by: dict) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -65,17 +66,26 @@ def test_outputs_rows_and_sidecars():
         for line in (run.workdir / ".test/config/genes.txt").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     ]
-    assert genes.height == len(subset) == 52
-    # every universe gene, once
-    assert evidence.height == genes.height
+    # the universe stays whole (the model sees every gene); the subset selects what is reported
+    flags = pl.read_parquet(res / "universe/subset.parquet")
+    assert flags["gene_id"].to_list() == genes["gene_id"].to_list()
+    assert genes.height > 19000 and int(flags["in_subset"].sum()) == len(subset) == 52
+    reported = set(flags.filter("in_subset")["gene_id"])
+    # every reported gene, once
+    assert evidence.height == len(reported)
     assert evidence["gene_id"].is_unique().all()
-    assert set(evidence["gene_id"]) == set(genes["gene_id"])
-    # one candidate row per non-known gene, known genes excluded, ranks 1..n
+    assert set(evidence["gene_id"]) == reported
+    # one candidate row per non-known gene, known genes excluded, ranks 1..n in both views
     known = set(evidence.filter("is_known")["gene_id"])
-    assert known and len(known) < genes.height
-    assert set(candidates["gene_id"]) == set(genes["gene_id"]) - known
+    assert known and len(known) < len(reported)
+    assert set(candidates["gene_id"]) == reported - known
     assert candidates["rank"].to_list() == list(range(1, candidates.height + 1))
+    assert sorted(candidates["usher_rank"]) == list(range(1, candidates.height + 1))
     assert set(candidates["tier"].unique()) <= {"HIGH", "MEDIUM", "LOW"}
+    assert set(candidates["usher_tier"].unique()) <= {"HIGH", "MEDIUM", "LOW"}
+    # the Usher view: P(ciliary) x P(Usher-like | ciliary)
+    prod = candidates["score"] * candidates["usher_given_cilia"]
+    assert (candidates["usher_score"] - prod).abs().max() < 1e-12
     for col in ("score", "localization_score", "mouse_phenotype_score", "evidence_summary"):
         assert col in candidates.columns
     tsv = pl.read_csv(res / "candidates.tsv", separator="\t")
@@ -251,3 +261,58 @@ def test_explain_prints_evidence_and_names_unknown_symbol(capsys):
     main(["explain", "NOTAGENE42", "--results", str(run.results)])
     err = capsys.readouterr().err
     assert "NOTAGENE42" in err
+
+
+def test_subset_genes_score_as_with_the_whole_universe_model():
+    """The fixture run is a 52-gene gene_subset: its genes carry exactly the scores (both views)
+    of the model fitted on the whole universe, here refitted in-process from the run's own layer
+    tables without any subset."""
+    from usher_pipeline.cli import load_config
+    from usher_pipeline.layers import SEEDED_LAYERS
+    from usher_pipeline.model import assemble_table
+    from usher_pipeline.usher_model import score_views
+
+    run = e2e.local_run()
+    res = run.results
+    cfg = load_config([str(run.workdir / e2e.TEST_CONFIG_REL)], [])
+    table = assemble_table(
+        res / "universe/genes.parquet",
+        res / "universe/gene_sets.parquet",
+        {layer: res / f"layers/{layer}.parquet" for layer in LAYER_NAMES},
+    )
+    assert table.height > 19000
+    folds = {"folds": cfg["validation"]["folds"], "seed": cfg["validation"]["seed"]}
+    whole, _ = score_views(table, cfg["scoring"], folds,
+                           {k: cfg["layers"][k] for k in SEEDED_LAYERS})  # fmt: skip
+    ev = pl.read_parquet(res / "gene_evidence.parquet").select("gene_id", "score", "usher_score")
+    both = ev.join(whole.select("gene_id", "score", "usher_score"), on="gene_id", suffix="_whole")
+    assert both.height == ev.height == 52
+    assert both["score"].to_list() == both["score_whole"].to_list()
+    assert both["usher_score"].to_list() == both["usher_score_whole"].to_list()
+
+
+def test_subset_of_only_known_genes_runs_and_says_so():
+    """A gene_subset of known genes only: nothing to rank, and the run says so (integrate log,
+    summary); only the steps after scoring rerun on the shared run's copy."""
+    clean = e2e.local_run()
+    base = e2e.scratch_dir("usher-e2e-knownonly-")
+    work = base / "wf"
+    shutil.copytree(clean.workdir, work, symlinks=True)
+    (work / "known_only.txt").write_text("USH2A\nMYO7A\nCEP290\nBBS1\n")
+    # the fixture config enforces its gates on its subset; four known genes cannot be measured
+    overlay = {"gene_subset": "known_only.txt", "validation": {"subset_gates": "not_applicable"}}
+    (work / "overlay.yaml").write_text(yaml.safe_dump(overlay))
+    args = ["--cores", "2", "--configfile", str(e2e.TEST_CONFIG_REL), "overlay.yaml"]
+    res = e2e.run_snakemake(args, cwd=work, timeout=900, log_file=base / "run.log")
+    assert res.returncode == 0, e2e.describe(res)
+    ran = e2e.job_stats(res.output)
+    assert not any(rule.startswith("layer_") for rule in ran), ran
+    assert "gene_subset" in ran and "integrate" in ran
+    results = e2e.results_dir(work)
+    assert pl.read_parquet(results / "candidates.parquet").height == 0
+    ev = pl.read_parquet(results / "gene_evidence.parquet")
+    assert sorted(ev["symbol"]) == ["BBS1", "CEP290", "MYO7A", "USH2A"] and ev["is_known"].all()
+    log = (results / "logs/integrate.log").read_text()
+    assert "no candidates: every reported gene is a known gene" in log
+    text = format_summary(read_run_summary(results))
+    assert "every reported gene is a known gene" in text, text

@@ -75,6 +75,12 @@ VERDICT_TEXT = {
 }
 
 
+NO_CANDIDATES = (
+    "  no candidates: every reported gene is a known gene (a gene_subset of known genes); "
+    "their scores in both views are in gene_evidence.parquet"
+)
+
+
 @dataclass(frozen=True)
 class Gate:
     """One validation gate: metric, measured value, comparison, threshold, outcome."""
@@ -284,6 +290,8 @@ def format_summary(summary: RunSummary, report: str | Path | None = None) -> str
     if summary.tier_counts:
         lines.append("")
         lines.append(f"candidates: {summary.n_candidates} genes (known cilia/Usher genes excluded)")
+        if summary.n_candidates == 0:
+            lines.append(NO_CANDIDATES)
         for tier in TIER_ORDER:
             lines.append(
                 f"  {tier:<6} {summary.tier_counts.get(tier, 0):>6}  {summary.tier_rules[tier]}"
