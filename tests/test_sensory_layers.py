@@ -118,7 +118,9 @@ def test_atlas_parser_rejects_a_row_without_reliability(tmp_path: Path) -> None:
     bad = tmp_path / "atlas.csv"
     with bad.open("w", newline="") as fh:
         csv.writer(fh).writerows(rows)
-    with pytest.raises(SourceFormatError, match=r"1 row\(s\) with no value in 'Reliability \(IF\)'"):
+    with pytest.raises(
+        SourceFormatError, match=r"1 row\(s\) with no value in 'Reliability \(IF\)'"
+    ):
         sensory.read_hpa_v25_cilia(bad)
 
 
@@ -216,7 +218,8 @@ def test_myo7a_enrichment_by_hand() -> None:
         math.log2((58.60113787335544 + 1) / (0.6077818709229744 + 1)))  # fmt: skip
     # utricle P0: two hair-cell samples averaged, one surrounding-cell sample
     assert r["inner_ear_log2fc_utricle_P0"] == pytest.approx(
-        math.log2(((59.19860166064854 + 54.743067995809646) / 2 + 1) / (0.1482270273927156 + 1)))
+        math.log2(((59.19860166064854 + 54.743067995809646) / 2 + 1) / (0.1482270273927156 + 1))
+    )
     h = _by_hand("Myo7a")
     assert r["inner_ear_mean_log2fc"] == pytest.approx(h["mean"])
     assert r["inner_ear_hc_cpm"] == pytest.approx(h["hc"])
