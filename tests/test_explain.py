@@ -171,7 +171,7 @@ def test_null_layers_are_unknown(res: Path) -> None:
     text = ex.format_explanation(info)
     unknown = [layer for layer in ex.LAYERS if layer not in ("annotation", "literature")]
     assert info["unknown_layers"] == unknown
-    assert text.rstrip().endswith("unknown layers: " + ", ".join(unknown))
+    assert text.rstrip().endswith("unknown layers: " + ", ".join(map(ex.layer_label, unknown)))
     assert "localization: sub-score unknown: source does not cover this gene" in text
     assert "network_degree" not in text  # null raw values are not listed
     assert "ht_n_studies: 0" in text and "ht_studies: none" in text

@@ -470,7 +470,8 @@ def format_explanation(info: Mapping[str, Any]) -> str:
         for col, text in e["evidence"]:
             lines.append(f"      {col}: {text}")
     lines.append("")
-    lines.append(f"unknown layers: {', '.join(info['unknown_layers']) or 'none'}")
+    unknown = ", ".join(layer_label(layer) for layer in info["unknown_layers"])
+    lines.append(f"unknown layers: {unknown or 'none'}")
     return "\n".join(lines)
 
 
