@@ -102,6 +102,15 @@ def build_results(root: Path) -> Path:
     layer("literature", {"pubmed_total": [800, 12, 30000], "pubmed_total_log1p": [6.7, 2.6, 10.3]})
     layer("constraint", {"loeuf": [0.8, 1.2, None], "pli": [0.0, 0.01, None]})
     layer("annotation", {"go_n_terms": [40, 5, 300]})
+    layer("cilia_atlas", {"atlas_in_hpa_v25": [False, True, False],
+                          "atlas_compartments": [None, ["Basal body", "Primary cilium"], None],
+                          "atlas_reliability": [None, "Approved", None],
+                          "atlas_imaged_by_hpa_subcellular": [False, True, True]})  # fmt: skip
+    layer("inner_ear", {"inner_ear_mouse_gene": ["Ush2a", "Cfap20", "Gapdh"],
+                        "inner_ear_top_pair": ["utricle P0", "cochlea P7", "cochlea E16"],
+                        "inner_ear_top_log2fc": [3.866, 1.0, -0.5],
+                        "inner_ear_mean_log2fc": [2.979, 0.5, -1.0],
+                        "inner_ear_log2fc_cochlea_P7": [2.63, 1.0, -1.5]})  # fmt: skip
     return root
 
 
@@ -152,7 +161,7 @@ def test_candidate_text_shows_raw_evidence(res: Path) -> None:
     assert "pubmed_total: 12 (study-bias covariate)" in text
     assert "phylogeny: sub-score 0.400" in text and "layer table missing" in text
     # layers in the documented order
-    pos = [text.index(f"\n  {layer}") for layer in ex.LAYERS]
+    pos = [text.index(f"\n  {ex.layer_label(layer)}") for layer in ex.LAYERS]
     assert pos == sorted(pos)
     assert text.rstrip().endswith("unknown layers: none")
 
@@ -162,7 +171,7 @@ def test_null_layers_are_unknown(res: Path) -> None:
     text = ex.format_explanation(info)
     unknown = [layer for layer in ex.LAYERS if layer not in ("annotation", "literature")]
     assert info["unknown_layers"] == unknown
-    assert text.rstrip().endswith("unknown layers: " + ", ".join(unknown))
+    assert text.rstrip().endswith("unknown layers: " + ", ".join(map(ex.layer_label, unknown)))
     assert "localization: sub-score unknown: source does not cover this gene" in text
     assert "network_degree" not in text  # null raw values are not listed
     assert "ht_n_studies: 0" in text and "ht_studies: none" in text
@@ -256,6 +265,10 @@ def test_html_breakdown_has_evidence(res: Path, monkeypatch: pytest.MonkeyPatch)
     gapdh = next(r for r in data["rows"] if r[1] == "GAPDH")
     assert gapdh[n_fields + data["layers"].index("network")] is None  # unknown, not 0
     assert "unknown: source does not cover this gene" in page  # label of NULL layers
+    assert "HPA cilia atlas (v25)" in data["layer_labels"]
+    assert "Inner-ear hair cells (Scheffer 2015)" in data["layer_labels"]
+    assert "cochlear hair cells vs surrounding cells, P7: 2.0-fold" in raw["inner_ear"]
+    assert "at the basal body and primary cilium (reliability Approved)" in raw["cilia_atlas"]
 
 
 def test_html_raw_evidence_only_for_first_rows(res: Path) -> None:
@@ -273,3 +286,53 @@ def test_html_default_breakdown_from_columns(res: Path) -> None:
     assert data["raw"] == {}
     assert len(data["rows"]) == 2
     assert "usher-pipeline explain" in page  # where the raw evidence is without a breakdown
+
+
+# --- the sensory layers in words -------------------------------------------------------------
+
+
+def test_sensory_layers_shown_by_name_in_words() -> None:
+    assert ex.layer_label("cilia_atlas") == "HPA cilia atlas (v25)"
+    assert ex.layer_label("inner_ear") == "Inner-ear hair cells (Scheffer 2015)"
+    assert ex.layer_label("network") == "network"
+
+
+def test_cilia_atlas_reading() -> None:
+    # CEP290's row of the HPA v25.1 atlas
+    row = {"atlas_in_hpa_v25": True, "atlas_imaged_by_hpa_subcellular": True,
+           "atlas_compartments": ["Basal body", "Centrosome", "Primary cilium"],
+           "atlas_reliability": "Approved"}  # fmt: skip
+    ev = dict(ex.raw_evidence("cilia_atlas", row))
+    assert ev["in words"] == ("HPA v25 immunofluorescence places the protein at the basal body, "
+                              "centrosome and primary cilium (reliability Approved)")  # fmt: skip
+    assert ev["atlas_reliability"] == "Approved"
+    imaged = {"atlas_in_hpa_v25": False, "atlas_imaged_by_hpa_subcellular": True}
+    assert ex.layer_reading("cilia_atlas", imaged) == [
+        ("in words", "imaged by the HPA subcellular atlas, with no cilium or centrosome location "
+         "in HPA v25")]  # fmt: skip
+    assert ex.layer_reading("cilia_atlas", {"atlas_in_hpa_v25": False,
+                                            "atlas_imaged_by_hpa_subcellular": False}) == []  # fmt: skip
+
+
+def test_inner_ear_reading_fold_change_organ_and_age() -> None:
+    import math
+
+    log2 = {f"inner_ear_log2fc_{o}_{a}": None for o in ("cochlea", "utricle")
+            for a in ("E16", "P0", "P4", "P7")}  # fmt: skip
+    log2["inner_ear_log2fc_cochlea_P7"] = math.log2(5.2)
+    log2["inner_ear_log2fc_utricle_P0"] = math.log2(0.25)
+    row = {"inner_ear_mouse_gene": "Myo7a", "inner_ear_top_pair": "cochlea P7",
+           "inner_ear_top_log2fc": math.log2(5.2), "inner_ear_mean_log2fc": math.log2(2.0),
+           "inner_ear_hc_cpm": 52.31, **log2}  # fmt: skip
+    ev = ex.raw_evidence("inner_ear", row)
+    words = dict(ev)
+    assert words["in words"] == (
+        "mouse Myo7a: hair cells vs surrounding cells, cochlea and utricle E16-P7 (geometric mean "
+        "of the 8 organ x age pairs): 2.0-fold; strongest: cochlear hair cells vs surrounding "
+        "cells, P7: 5.2-fold; hair-cell expression 52.3 CPM")  # fmt: skip
+    assert words["cochlear hair cells vs surrounding cells"] == "P7: 5.2-fold"
+    assert words["utricular hair cells vs surrounding cells"] == (
+        "P0: 0.25-fold (lower in hair cells)")  # fmt: skip
+    # the per-pair columns are said in words, not repeated one per line
+    assert not any(col.startswith("inner_ear_log2fc_") for col, _ in ev)
+    assert ex.layer_reading("inner_ear", {"inner_ear_mean_log2fc": None}) == []

@@ -380,6 +380,25 @@ def test_score_table_uses_the_learned_tiers() -> None:
     assert set(df["tier"]) == {"HIGH"}
 
 
+def test_weight_zero_leaves_a_layer_out_of_the_learned_model() -> None:
+    """scoring.weights.<layer>: 0 switches a layer off in the learned model (no feature, no
+    contrib_ column, not counted in evidence_count), as in the weighted composite: the
+    leave-one-layer-out switch of the benchmark. A layer without a weight entry stays in."""
+    scoring = config()["scoring"]
+    full, wf = _score_table(TABLE, scoring)
+    off = {**scoring, "weights": {**scoring["weights"], "phylogeny": 0}}
+    df, w = _score_table(TABLE, off)
+    assert "contrib_phylogeny" in full.columns and "contrib_phylogeny" not in df.columns
+    assert "phylogeny" in set(wf["term"]) and "phylogeny" not in set(w["term"])
+    assert not df.sort("gene_id")["score"].equals(full.sort("gene_id")["score"])
+    strong = (pl.col("phylogeny_score") >= scoring["evidence_min_score"]).fill_null(False)
+    both = full.select("gene_id", strong.cast(pl.Int32).alias("phy"), "evidence_count").join(
+        df.select("gene_id", pl.col("evidence_count").alias("ev_off")), on="gene_id"
+    )
+    assert (both["evidence_count"] - both["phy"]).equals(both["ev_off"].alias("evidence_count"))
+    assert model.switched_off(off, "phylogeny") and not model.switched_off(off, "annotation")
+
+
 def _full_table() -> pl.DataFrame:
     """TABLE plus every other weighted layer (random, some NULL) for the weighted composite."""
     rng = np.random.default_rng(1)

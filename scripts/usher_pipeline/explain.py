@@ -30,11 +30,13 @@ REPO = Path(__file__).resolve().parents[2]
 # Display order of the evidence layers.
 LAYERS = (
     "localization",
+    "cilia_atlas",
     "ciliary_function",
     "network",
     "ht_studies",
     "phylogeny",
     "expression",
+    "inner_ear",
     "mouse_phenotype",
     "human_phenotype",
     "protein_features",
@@ -49,6 +51,13 @@ COVARIATE_COLUMNS = frozenset({"pubmed_total", "pubmed_total_log1p", "go_n_terms
 HIDDEN_COLUMNS = frozenset(
     {"network_neighbours", "network_neighbour_weights", "phylo_species_idx", "ht_study_names"}
 )
+# Layers shown by name in words (the internal identifier is the parquet/column name).
+LAYER_TITLES = {
+    "cilia_atlas": "HPA cilia atlas (v25)",
+    "inner_ear": "Inner-ear hair cells (Scheffer 2015)",
+}
+# Raw columns said in words by :func:`layer_reading` instead of one line each.
+WORDED_PREFIXES = ("inner_ear_log2fc_",)
 MAX_LIST_ITEMS = 15
 MAX_TEXT_CHARS = 300
 UNKNOWN = "unknown: source does not cover this gene"
@@ -102,10 +111,66 @@ def raw_columns(layer: str, columns: Iterable[str]) -> list[str]:
     return [c for c in columns if c not in skip]
 
 
+def _fold(log2fc: float) -> str:
+    """A log2 ratio as a fold change a biologist reads: '5.2-fold', '0.40-fold (depleted)'."""
+    fc = 2.0**log2fc
+    if fc >= 1:
+        return f"{fc:.1f}-fold"
+    return f"{fc:.2f}-fold" + (" (lower in hair cells)" if fc < 0.5 else "")
+
+
+_ORGAN_WORDS = {"cochlea": "cochlear", "utricle": "utricular"}
+
+
+def _pair_words(pair: str) -> str:
+    """'cochlea P7' -> 'cochlear hair cells vs surrounding cells, P7'."""
+    organ, _, age = pair.partition(" ")
+    return f"{_ORGAN_WORDS.get(organ, organ)} hair cells vs surrounding cells, {age}"
+
+
+def layer_reading(layer: str, row: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The evidence of the HPA cilia atlas and inner-ear layers in words (cell type, fold change,
+    organ and age; compartment and reliability), as (label, text) pairs; [] for other layers or
+    when the source says nothing about the gene."""
+    out: list[tuple[str, str]] = []
+    if layer == "cilia_atlas":
+        if row.get("atlas_in_hpa_v25"):
+            names = [c.lower() for c in row.get("atlas_compartments") or []]
+            comps = ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1]
+            rel = row.get("atlas_reliability") or "not given"
+            out.append(("in words", f"HPA v25 immunofluorescence places the protein at the {comps} "
+                        f"(reliability {rel})"))  # fmt: skip
+        elif row.get("atlas_imaged_by_hpa_subcellular"):
+            out.append(("in words", "imaged by the HPA subcellular atlas, with no cilium or "
+                        "centrosome location in HPA v25"))  # fmt: skip
+    elif layer == "inner_ear" and row.get("inner_ear_mean_log2fc") is not None:
+        mouse = row.get("inner_ear_mouse_gene")
+        text = (f"mouse {mouse}: hair cells vs surrounding cells, cochlea and utricle E16-P7 "
+                f"(geometric mean of the 8 organ x age pairs): "
+                f"{_fold(row['inner_ear_mean_log2fc'])}")  # fmt: skip
+        if row.get("inner_ear_top_pair") and row.get("inner_ear_top_log2fc") is not None:
+            text += (f"; strongest: {_pair_words(row['inner_ear_top_pair'])}: "
+                     f"{_fold(row['inner_ear_top_log2fc'])}")  # fmt: skip
+        if row.get("inner_ear_hc_cpm") is not None:
+            text += f"; hair-cell expression {row['inner_ear_hc_cpm']:.1f} CPM"
+        out.append(("in words", text))
+        for organ, word in _ORGAN_WORDS.items():
+            pairs = [(c.rsplit("_", 1)[1], v) for c, v in row.items()
+                     if c.startswith(f"inner_ear_log2fc_{organ}_") and v is not None]  # fmt: skip
+            if pairs:
+                out.append((f"{word} hair cells vs surrounding cells",
+                            ", ".join(f"{age}: {_fold(v)}" for age, v in pairs)))  # fmt: skip
+    return out
+
+
 def raw_evidence(layer: str, row: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """The non-null raw values of one layer-table row as (column, text) pairs, in table order."""
-    out = []
+    """The non-null raw values of one layer-table row as (column, text) pairs, in table order,
+    after the layer's evidence in words (:func:`layer_reading`) where there is one."""
+    out = layer_reading(layer, row)
+    worded = bool(out)
     for col in raw_columns(layer, row.keys()):
+        if worded and col.startswith(WORDED_PREFIXES):
+            continue
         value = row[col]
         if value is None or (isinstance(value, float) and math.isnan(value)):
             continue
@@ -122,7 +187,10 @@ def evidence_text(evidence: Sequence[tuple[str, str]], sep: str = "; ") -> str:
 
 
 def layer_label(layer: str) -> str:
-    return f"{layer} ({COVARIATE_LABEL})" if layer in COVARIATE_LAYERS else layer
+    """A layer's name for display: in words where it has a title (LAYER_TITLES)."""
+    if layer in COVARIATE_LAYERS:
+        return f"{layer} ({COVARIATE_LABEL})"
+    return LAYER_TITLES.get(layer, layer)
 
 
 def format_score(value: float | None) -> str:
@@ -402,7 +470,8 @@ def format_explanation(info: Mapping[str, Any]) -> str:
         for col, text in e["evidence"]:
             lines.append(f"      {col}: {text}")
     lines.append("")
-    lines.append(f"unknown layers: {', '.join(info['unknown_layers']) or 'none'}")
+    unknown = ", ".join(layer_label(layer) for layer in info["unknown_layers"])
+    lines.append(f"unknown layers: {unknown or 'none'}")
     return "\n".join(lines)
 
 

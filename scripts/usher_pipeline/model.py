@@ -287,6 +287,15 @@ def weight_summary(weights: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def switched_off(scoring: Mapping, layer: str) -> bool:
+    """A layer whose ``scoring.weights`` entry is 0 is left out of the learned model too (no
+    feature, no ``contrib_`` column, not in evidence_count), as it is left out of the weighted
+    composite: ``--set scoring.weights.cilia_atlas=0`` measures what a layer adds. A layer
+    without a weight entry stays in the learned model."""
+    weights = scoring.get("weights") or {}
+    return layer in weights and float(weights[layer]) == 0.0
+
+
 def score_table(
     table: pl.DataFrame,
     scoring: Mapping,
@@ -318,7 +327,11 @@ def score_table(
             pl.col("gene_id").replace_strict(folds, return_dtype=pl.Int64).alias("cv_fold")
         )
         return rank(assign_tiers(df, tier_thresholds(scoring)), "rank_all"), None
-    layers = [layer for layer in SCORED_LAYERS if f"{layer}_score" in table.columns]
+    layers = [
+        layer
+        for layer in SCORED_LAYERS
+        if f"{layer}_score" in table.columns and not switched_off(scoring, layer)
+    ]
     df, weights = learned_scores(
         table, positives, folds, layers, scoring.get("learned", {"C": 1.0}), layer_params
     )

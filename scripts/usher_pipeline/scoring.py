@@ -33,6 +33,8 @@ SCORED_LAYERS = (
     "ht_studies",
     "phylogeny",
     "ciliary_function",
+    "cilia_atlas",
+    "inner_ear",
 )
 
 

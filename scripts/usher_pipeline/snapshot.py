@@ -350,6 +350,40 @@ SNAPSHOT_FILES: tuple[SnapshotFile, ...] = (
         "CC BY 4.0; cite Gillespie et al., NAR 2022",
         "byte copy of the shared file",
     ),
+    SnapshotFile(
+        "hpa_v25_cilia",
+        "hpa_v25_cilia/ciliary_proteins_hpa_v25.1.csv.gz",
+        "hpa/ciliary_proteins_hpa_v25.1.csv.gz",
+        "Human Protein Atlas cilia atlas: cilium / basal body / transition zone / centrosome "
+        "locations (incl. the 2025 primary-cilium atlas)",
+        "HPA v25.1",
+        "https://www.proteinatlas.org/download/tsv/subcellular_location.tsv.zip",
+        "CC BY-SA 4.0; cite the Human Protein Atlas (proteinatlas.org) and Hansen et al., Cell 2025",
+        "byte copy of the shared file (ciliary_proteins_hpa.csv of munch-group/primary-cilia-"
+        "proteome ce5b0d7: the HPA v25.1 genes with a cilium or centrosome location)",
+    ),
+    SnapshotFile(
+        "scheffer_cpm",
+        "scheffer_2015/gse60019_hair_cell_cpm.tsv.gz",
+        "inner_ear/gse60019_hair_cell_cpm.tsv.gz",
+        "Mouse inner-ear hair cells vs surrounding cells, RNA-seq (Scheffer et al. 2015, "
+        "GEO GSE60019): quantile-normalised CPM",
+        "GSE60019 (Scheffer et al. 2015; Gemma curation)",
+        "https://www.ncbi.nlm.nih.gov/geo/query/acc.cgi?acc=GSE60019",
+        "GEO public data; cite Scheffer et al., J Neurosci 2015",
+        "byte copy of the shared file (Gemma-curated matrix, values unchanged; all 14,479 mouse "
+        "genes kept so a live MGI ortholog file can map any of them)",
+    ),
+    SnapshotFile(
+        "scheffer_design",
+        "scheffer_2015/gse60019_design.tsv",
+        "inner_ear/gse60019_design.tsv",
+        "GSE60019 sample design (organ, cell type, age, batch)",
+        "GSE60019 (Scheffer et al. 2015; Gemma curation)",
+        "https://www.ncbi.nlm.nih.gov/geo/query/acc.cgi?acc=GSE60019",
+        "GEO public data; cite Scheffer et al., J Neurosci 2015",
+        "byte copy of the shared file",
+    ),
 )
 
 SNAPSHOT_KEYS = tuple(f.key for f in SNAPSHOT_FILES)

@@ -17,7 +17,14 @@ STEP_SOURCES: dict[str, tuple[str, ...]] = {
     "universe": ("gene_info", "mane", "hgnc", "gene_type"),
     "gene_sets": ("usher_genes", "scgs_v2", "scgs_v1", "housekeeping", "ciliacarta_negative"),
     "annotation": ("gene2go", "go_terms", "go_edges"),
-    "localization": ("gene2go", "go_terms", "go_edges", "hpa_subcellular", "hpa_cilia_flags"),
+    "localization": (
+        "gene2go",
+        "go_terms",
+        "go_edges",
+        "hpa_subcellular",
+        "hpa_cilia_flags",
+        "hpa_v25_cilia",
+    ),
     "mouse_phenotype": ("mgi_hmd",),
     "human_phenotype": ("hpo_g2p", "hpo_obo"),
     "literature": ("gene2pubmed",),
@@ -28,6 +35,9 @@ STEP_SOURCES: dict[str, tuple[str, ...]] = {
     "ht_studies": ("ht_studies", "ht_study_genes"),
     "phylogeny": ("nevers_phylogeny",),
     "ciliary_function": ("gene2go", "go_terms", "go_edges", "reactome_gmt"),
+    # HPA v25 cilia atlas; the HPA subcellular table says which genes HPA imaged (0 vs NULL).
+    "cilia_atlas": ("hpa_v25_cilia", "hpa_subcellular"),
+    "inner_ear": ("scheffer_cpm", "scheffer_design", "mgi_hmd"),
 }
 # Universe tables a layer reads besides the genes (beyond its source files): the symbol table to
 # map symbol-keyed sources, the gene-set flags to seed the network from known genes.
@@ -36,6 +46,9 @@ LAYER_UNIVERSE_INPUTS: dict[str, tuple[str, ...]] = {
     "ht_studies": ("aliases", "gene_sets"),
     "phylogeny": ("aliases",),
     "ciliary_function": ("aliases",),
+    "localization": ("aliases",),
+    "cilia_atlas": ("aliases",),
+    "inner_ear": ("aliases",),
 }
 
 # Snapshot key -> live key (same parser).

@@ -12,7 +12,7 @@ import polars as pl
 
 from .config_check import read_gene_subset
 from .errors import MappingError
-from .layers import cilia_layers
+from .layers import cilia_layers, sensory_layers
 from .layers.go_layers import annotation_layer, localization_layer
 from .layers.other_layers import (
     constraint_layer,
@@ -21,7 +21,7 @@ from .layers.other_layers import (
     protein_features_layer,
 )
 from .layers.phenotype_layers import human_phenotype_layer, mouse_phenotype_layer
-from .parsers import cilia, hpa, ids, misc, ncbi, phenotypes
+from .parsers import cilia, hpa, ids, misc, ncbi, phenotypes, sensory
 from .parsers.ontology import read_go, read_obo
 from .sources import USER_GENE_LIST_INPUT
 from .universe import build_universe as _build_universe
@@ -175,6 +175,11 @@ def layer_step(
         flags = None
         if paths.get("hpa_cilia_flags"):
             flags, rejected = hpa.read_hpa_cilia_flags(paths["hpa_cilia_flags"])
+        superseded = None
+        if paths.get("hpa_v25_cilia"):
+            superseded = sensory_layers.atlas_gene_ids(
+                genes, context["aliases"], sensory.read_hpa_v25_cilia(paths["hpa_v25_cilia"])
+            )
         table, stats = localization_layer(
             genes,
             ncbi.read_gene2go(paths["gene2go"]),
@@ -184,6 +189,7 @@ def layer_step(
             hpa.read_hpa_genes(paths["hpa_subcellular"]),
             flags,
             params["weights"],
+            superseded,
         )
         if flags is not None:
             stats["hpa_cilia_flags_rejected_rows"] = rejected.to_dicts()
@@ -274,6 +280,22 @@ def layer_step(
             genes, context["aliases"], ncbi.read_gene2go(paths["gene2go"]), _go(paths),
             reactome, params,
         )  # fmt: skip
+    elif name == "cilia_atlas":
+        hpa_key = "hpa_subcellular" if "hpa_subcellular" in paths else None
+        imaged = hpa.read_hpa_genes(paths[hpa_key])["ensembl_gene"].to_list() if hpa_key else []
+        table, stats = sensory_layers.cilia_atlas_layer(
+            genes, context["aliases"], sensory.read_hpa_v25_cilia(paths["hpa_v25_cilia"]),
+            imaged, params,
+        )  # fmt: skip
+    elif name == "inner_ear":
+        table, stats = sensory_layers.inner_ear_layer(
+            genes,
+            context["aliases"],
+            phenotypes.read_mgi_hmd(paths["mgi_hmd"]),
+            sensory.read_scheffer_cpm(paths["scheffer_cpm"]),
+            sensory.read_scheffer_design(paths["scheffer_design"]),
+            params,
+        )
     else:
         raise ValueError(f"unknown layer '{name}'")
     table = complete_layer(genes, table, name)

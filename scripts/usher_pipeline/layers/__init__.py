@@ -19,6 +19,8 @@ LAYER_NAMES = (
     "ht_studies",
     "phylogeny",
     "ciliary_function",
+    "cilia_atlas",
+    "inner_ear",
 )
 # Layers whose sub-score is learned from the known genes (seeded): computed out of fold, and
 # recomputed per fold by the learned model and the temporal holdout.

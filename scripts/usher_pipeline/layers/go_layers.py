@@ -8,6 +8,7 @@ weight 0 in the composite score.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import polars as pl
 
@@ -103,6 +104,7 @@ def localization_layer(
     hpa_genes: pl.DataFrame,
     hpa_flags: pl.DataFrame | None,
     weights: dict,
+    hpa_superseded: Sequence[str] | None = None,
 ) -> tuple[pl.DataFrame, dict]:
     """Ciliary localization evidence from GO CC subtrees (experimental vs computational evidence)
     and the Human Protein Atlas. Returns (per-gene table keyed by gene_id, stats).
@@ -116,6 +118,11 @@ def localization_layer(
       HPA centrosome flag: ``hpa_centrosome_flag``.
     A gene no source covers (no GO annotation, not in either HPA table) is NULL; a gene covered
     but without any ciliary hit scores 0.
+
+    ``hpa_superseded``: gene IDs the HPA v25 cilia atlas lists (its own layer, ``cilia_atlas``).
+    For them the HPA v17 location and HPA 2022 flags stay as raw values but do not count in the
+    score (``hpa_superseded_by_v25``), so HPA evidence is not counted twice; the older HPA
+    evidence counts only where v25 says nothing about the gene.
     """
     resolved, dropped = resolve_go_ids(gene2go, onto)
     informative = resolved.filter(pl.col("evidence_class") != "no_data")
@@ -189,12 +196,16 @@ def localization_layer(
             pl.lit(None, dtype=pl.Boolean).alias("hpa_centrosome_flag"),
         )
     w = weights
+    out = out.with_columns(
+        pl.col("gene_id").is_in(list(hpa_superseded or [])).alias("hpa_superseded_by_v25")
+    )
+    old_hpa = pl.when(pl.col("hpa_superseded_by_v25")).then(None).otherwise(pl.lit(1.0))
     comps = [
         pl.col("loc_go_exp_weight") * w["go_experimental"],
         pl.col("loc_go_com_weight") * w["go_computational"],
-        pl.col("hpa_location_confidence") * w["hpa_location"],
-        pl.col("hpa_cilia_flag").cast(pl.Float64) * w["hpa_cilia_flag"],
-        pl.col("hpa_centrosome_flag").cast(pl.Float64) * w["hpa_centrosome_flag"],
+        pl.col("hpa_location_confidence") * w["hpa_location"] * old_hpa,
+        pl.col("hpa_cilia_flag").cast(pl.Float64) * w["hpa_cilia_flag"] * old_hpa,
+        pl.col("hpa_centrosome_flag").cast(pl.Float64) * w["hpa_centrosome_flag"] * old_hpa,
     ]
     covered = (
         pl.col("go_annotated").fill_null(False)
@@ -213,5 +224,6 @@ def localization_layer(
         "genes_with_go_computational_hit": int(out["loc_go_com_weight"].is_not_null().sum()),
         "genes_with_hpa_ciliary_location": int(out["hpa_location_confidence"].is_not_null().sum()),
         "genes_with_hpa_cilia_flag": int(out["hpa_cilia_flag"].fill_null(False).sum()),
+        "genes_hpa_superseded_by_v25": int(out["hpa_superseded_by_v25"].sum()),
     }
     return out.drop("ncbi_gene_id", "ensembl_gene", "symbol"), stats
