@@ -411,3 +411,44 @@ def test_present_views_need_score_rank_and_tier() -> None:
     assert ex.usher_feature_keys(cols) == ["photoreceptor", "hair_cell", "zeta"]
     assert ex.feature_words("zeta_new") == "zeta new"
     assert ex.layer_words("inner_ear_new") == "inner ear new"  # a layer without words yet
+
+
+def test_html_table_carries_both_views(res_usher: Path) -> None:
+    from usher_pipeline.html_table import USHER_FIELDS
+
+    cands = pl.read_parquet(res_usher / "gene_evidence.parquet").filter(~pl.col("is_known"))
+    page = candidates_html(cands, 10, ex.load_breakdowns(res_usher, cands))
+    data = _page_data(page)
+    assert data["fields"][-len(USHER_FIELDS) :] == list(USHER_FIELDS)
+    assert [(v["key"], v["rank"], v["tier"], v["score"]) for v in data["views"]] == [
+        ("cilia", "rank", "tier", "score"),
+        ("usher", "usher_rank", "usher_tier", "usher_score"),
+    ]
+    assert data["usher_features"] == [
+        "photoreceptor", "hair_cell", "eye_phenotype", "ear_phenotype", "usher_network"]  # fmt: skip
+    assert data["usher_feature_labels"][:2] == [PHOTO, HAIR]
+    assert set(data["usher_tiers"]) == {"HIGH", "MEDIUM", "LOW"}
+    f = {name: i for i, name in enumerate(data["fields"])}
+    n_fields, n_layers = len(data["fields"]), len(data["layers"])
+    row = next(r for r in data["rows"] if r[f["symbol"]] == "CFAP20")
+    assert [row[f[c]] for c in ("rank", "usher_rank", "usher_tier", "usher_score")] == [
+        1, 2, "MEDIUM", 0.41]  # fmt: skip
+    assert row[n_fields + 2 * n_layers :] == [0.7, None, 0.0, 0.2, None]  # NULL stays unknown
+    # the switch (radio buttons, the cilia view first), the Usher view's tier legend
+    assert '<input type="radio" name="view" value="cilia" checked> Cilia view</label>' in page
+    assert '<input type="radio" name="view" value="usher"> Usher view (sensory cilia)' in page
+    assert 'id="usher-tier-legend"' in page and "Tiers of the Cilia view" in page
+    assert 'id="view-question">Cilia view: is this gene ciliary?<' in page
+    # layer filter options in words
+    assert '<option value="network">protein network (STRING)</option>' in page
+
+
+def test_html_table_without_the_usher_view_is_unchanged(res: Path) -> None:
+    cands = pl.read_parquet(res / "gene_evidence.parquet").filter(~pl.col("is_known"))
+    page = candidates_html(cands, 10)
+    data = _page_data(page)
+    assert [v["key"] for v in data["views"]] == ["cilia"]
+    assert "usher_features" not in data and "usher_rank" not in data["fields"]
+    assert 'name="view"' not in page and "usher-tier-legend" not in page
+    assert 'id="view-question"' not in page
+    assert "<h2>Tiers</h2>" in page
