@@ -96,7 +96,8 @@ def landing_html(summary: RunSummary, table_href: str = "candidates_table.html",
         parts.append("<p>All metrics: validation/metrics.tsv; thresholds: config"
                      " <code>validation.gates</code>.</p>")  # fmt: skip
     if summary.tier_counts:
-        parts.append('<h2 id="tiers">Tiers</h2>')
+        title = f"Tiers of the {summary.views[0].title}" if len(summary.views) > 1 else "Tiers"
+        parts.append(f'<h2 id="tiers">{_e(title)}</h2>')
         parts.append(
             '<table id="tier-counts"><thead><tr><th>Tier</th><th>Genes</th><th>Meaning</th>'
             "</tr></thead><tbody>"
