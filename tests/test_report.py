@@ -362,11 +362,14 @@ def test_report_shows_per_gene_table_in_headless_chromium(report, chromium):
             docs = frame_documents(browser.document())
             tables = [n for d in docs for n in iter_nodes(d) if n.get("nodeName") == "TABLE"]
             text = " ".join(text_of(d) for d in docs)
-            if tables and all(g in text for g in top):
+            rows = [n for t in tables for n in iter_nodes(t) if n.get("nodeName") == "TR"]
+            # the symbols are in the page's embedded JSON at once; wait for the rows its script
+            # renders too (under load the first snapshot can come before them)
+            if tables and all(g in text for g in top) and len(rows) > len(top):
                 break
             if time.monotonic() > deadline:
                 pytest.fail(
-                    f"per-gene table not rendered: {len(tables)} tables, "
+                    f"per-gene table not rendered: {len(tables)} tables, {len(rows)} rows, "
                     f"missing {[g for g in top if g not in text]}; text: {text[:1000]}"
                 )
             time.sleep(0.5)
