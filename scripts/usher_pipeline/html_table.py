@@ -10,6 +10,12 @@ evidence layer's sub-score, its contribution to the score and, for the first ``m
 candidates, the raw evidence behind it (see :func:`usher_pipeline.explain.load_breakdowns`);
 further rows show sub-scores and contributions only (the raw evidence of any gene:
 ``usher-pipeline explain SYMBOL``). Tiers are explained in a legend and in tooltips.
+
+When the candidates carry the Usher view (``usher_*`` columns, :mod:`usher_pipeline.views`), a
+switch above the table shows it in either view: the rank, tier (and tier filter), strongest
+evidence (layers or sensory features, in words) and default order follow the view, both scores
+are sortable columns, and each breakdown adds the Usher view's per-feature log-odds. Without
+those columns the page is the cilia view alone.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The start page of the results: validation verdict, tiers and the top candidates.
+"""The start page of the results: validation verdict, tiers and the top candidates (of the
+cilia view, and of the Usher view behind a script-free switch when the run has it).
 
 Two renderings of one :class:`usher_pipeline.summary.RunSummary`:
 
