@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import polars as pl
@@ -20,7 +21,30 @@ GENES = {
 }
 
 
-def build_results(root: Path) -> Path:
+USHER = {  # Usher-view columns of USH2A, CFAP20, GAPDH (test values, not real data)
+    "usher_score": [0.97, 0.41, 0.52],
+    "usher_rank": [None, 2, 1],
+    "usher_rank_all": [1, 3, 2],
+    "usher_tier": ["HIGH", "MEDIUM", "LOW"],
+    "usher_sensory_logodds": [2.5, 0.9, None],
+    "usher_sensory_count": [4, 2, 0],
+    "usher_contrib_photoreceptor": [1.2, 0.7, None],
+    "usher_contrib_hair_cell": [0.8, None, None],
+    "usher_contrib_eye_phenotype": [0.3, 0.0, None],
+    "usher_contrib_ear_phenotype": [0.2, 0.2, None],
+    "usher_contrib_usher_network": [0.0, None, None],
+}
+RETINA = {  # the expression layer's retina single-cell columns (test values)
+    "retina_rod_log2fc": [1.5, None, None],
+    "retina_rod_pct": [0.85, None, None],
+    "retina_cone_log2fc": [None, 0.9, None],
+    "retina_cone_pct": [None, 0.4, None],
+    "retina_other_cell_types": [["Muller glia"], [], []],
+    "retina_photoreceptor_score": [1.0, 0.9, 0.0],
+}
+
+
+def build_results(root: Path, usher: bool = False) -> Path:
     ids = list(GENES)
     (root / "universe").mkdir(parents=True)
     (root / "layers").mkdir()
@@ -65,6 +89,8 @@ def build_results(root: Path) -> Path:
         },
     }
     ev["contrib_constraint"] = [0.0, -0.25, None]
+    if usher:
+        ev.update(USHER)
     pl.DataFrame(ev).write_parquet(root / "gene_evidence.parquet")
 
     def layer(name: str, cols: dict) -> None:
@@ -99,6 +125,8 @@ def build_results(root: Path) -> Path:
     # phylogeny: no layer table at all (skipped gracefully)
     for name in ("expression", "mouse_phenotype", "human_phenotype", "protein_features"):
         layer(name, {f"{name}_raw": [1.5, 2.5, None]})
+    if usher:
+        layer("expression", RETINA)
     layer("literature", {"pubmed_total": [800, 12, 30000], "pubmed_total_log1p": [6.7, 2.6, 10.3]})
     layer("constraint", {"loeuf": [0.8, 1.2, None], "pli": [0.0, 0.01, None]})
     layer("annotation", {"go_n_terms": [40, 5, 300]})
@@ -154,14 +182,18 @@ def test_candidate_text_shows_raw_evidence(res: Path) -> None:
     assert "Study14 cilia proteome, … (+5 more)" in text and "Study15" not in text
     assert "hpa_ciliary_locations: Basal body, Primary cilium" in text
     assert "hpa_cilia_flag: yes" in text
-    assert "localization: sub-score 0.400; contribution +0.120" in text
-    assert "constraint: sub-score 0.400; contribution -0.250" in text
-    assert "network: sub-score 0.700; contribution —" in text  # contrib column missing
-    assert "annotation (study-bias covariate): sub-score 0.300" in text
+    # layer names in words, not internal identifiers
+    assert "\n  ciliary localization (GO, HPA): sub-score 0.400; contribution +0.120" in text
+    assert "\n  loss-of-function constraint: sub-score 0.400; contribution -0.250" in text
+    assert "\n  protein network (STRING): sub-score 0.700; contribution —" in text  # no contrib col
+    assert "\n  GO annotation count (study-bias covariate): sub-score 0.300" in text
+    assert "\n  cilia screens and proteomes: sub-score 0.800" in text
     assert "pubmed_total: 12 (study-bias covariate)" in text
-    assert "phylogeny: sub-score 0.400" in text and "layer table missing" in text
+    assert "\n  co-evolution with cilia: sub-score 0.400" in text and "layer table missing" in text
+    for layer in ex.LAYERS:
+        assert f"\n  {layer}:" not in text and f"\n  {layer} (" not in text
     # layers in the documented order
-    pos = [text.index(f"\n  {ex.layer_label(layer)}") for layer in ex.LAYERS]
+    pos = [text.index(f"\n  {ex.layer_label(layer)}: sub-score") for layer in ex.LAYERS]
     assert pos == sorted(pos)
     assert text.rstrip().endswith("unknown layers: none")
 
@@ -171,8 +203,9 @@ def test_null_layers_are_unknown(res: Path) -> None:
     text = ex.format_explanation(info)
     unknown = [layer for layer in ex.LAYERS if layer not in ("annotation", "literature")]
     assert info["unknown_layers"] == unknown
-    assert text.rstrip().endswith("unknown layers: " + ", ".join(map(ex.layer_label, unknown)))
-    assert "localization: sub-score unknown: source does not cover this gene" in text
+    words = ", ".join(ex.layer_words(layer) for layer in unknown)
+    assert text.rstrip().endswith("unknown layers: " + words)
+    assert "ciliary localization (GO, HPA): sub-score unknown: source does not cover" in text
     assert "network_degree" not in text  # null raw values are not listed
     assert "ht_n_studies: 0" in text and "ht_studies: none" in text
     # the bare study-name list (kept for re-seeding) is not repeated
@@ -255,7 +288,8 @@ def test_html_breakdown_has_evidence(res: Path, monkeypatch: pytest.MonkeyPatch)
     assert "network_known_neighbours: USH2A, BBS1" in raw["network"]
     assert "Study03 cilia proteome" in raw["ht_studies"]
     assert "HGNC:77777" not in page
-    assert "annotation (study-bias covariate)" in data["layer_labels"]
+    assert "GO annotation count (study-bias covariate)" in data["layer_labels"]
+    assert "protein network (STRING)" in data["layer_labels"]
     # contributions of every gene: CFAP20's localization contribution is +0.12
     row = next(r for r in data["rows"] if r[1] == "CFAP20")
     n_fields, n_layers = len(data["fields"]), len(data["layers"])
@@ -294,7 +328,7 @@ def test_html_default_breakdown_from_columns(res: Path) -> None:
 def test_sensory_layers_shown_by_name_in_words() -> None:
     assert ex.layer_label("cilia_atlas") == "HPA cilia atlas (v25)"
     assert ex.layer_label("inner_ear") == "Inner-ear hair cells (Scheffer 2015)"
-    assert ex.layer_label("network") == "network"
+    assert ex.layer_label("network") == "protein network (STRING)"
 
 
 def test_cilia_atlas_reading() -> None:
@@ -336,3 +370,148 @@ def test_inner_ear_reading_fold_change_organ_and_age() -> None:
     # the per-pair columns are said in words, not repeated one per line
     assert not any(col.startswith("inner_ear_log2fc_") for col, _ in ev)
     assert ex.layer_reading("inner_ear", {"inner_ear_mean_log2fc": None}) == []
+
+
+# ------------------------------------------------------------------------------ both views
+
+PHOTO = "photoreceptor expression (retina rod/cone markers)"
+HAIR = "inner-ear hair-cell enrichment (mouse, Scheffer 2015)"
+
+
+@pytest.fixture
+def res_usher(tmp_path: Path) -> Path:
+    return build_results(tmp_path / "results", usher=True)
+
+
+def test_candidate_shows_both_views_sensory_features_and_retina(res_usher: Path) -> None:
+    info = ex.explain_gene(res_usher, "CFAP20")
+    assert info["views"]["cilia"] == {
+        "title": "Cilia view", "question": "is this gene ciliary?", "score": 0.62, "rank": 1,
+        "rank_all": 2, "tier": "HIGH", "n_candidates": 2}  # fmt: skip
+    assert {k: info["views"]["usher"][k] for k in ("score", "rank", "rank_all", "tier")} == {
+        "score": 0.41, "rank": 2, "rank_all": 3, "tier": "MEDIUM"}  # fmt: skip
+    feats = info["usher_evidence"]["features"]
+    assert [f["feature"] for f in feats] == [
+        "photoreceptor", "hair_cell", "eye_phenotype", "ear_phenotype", "usher_network"]  # fmt: skip
+    assert feats[0] == {"feature": "photoreceptor", "words": PHOTO, "contrib": 0.7}
+    assert feats[1]["contrib"] is None  # unknown, not 0
+    text = ex.format_explanation(info)
+    assert "views (rank 1 = top):" in text
+    assert "  Cilia view: is this gene ciliary?\n      rank 1 of 2 candidates; rank_all 2 of 3 " \
+        "genes; tier HIGH; score 0.620" in text  # fmt: skip
+    assert "  Usher view (sensory cilia): could it cause Usher-like deaf-blindness" in text
+    assert "      rank 2 of 2 candidates; rank_all 3 of 3 genes; tier MEDIUM; score 0.410" in text
+    assert re.search(re.escape(PHOTO) + r":\s+\+0\.700\n", text), text
+    assert re.search(re.escape(HAIR) + r":\s+unknown\n", text), text
+    assert re.search(r"eye / vision phenotype \(MGI mouse, HPO human\):\s+\+0\.000\n", text)
+    assert "  total: +0.900 log-odds from 2 feature(s) with evidence" in text
+    # the retina evidence in words: cell type, fold change, share of cells
+    assert "retina (human retina single-cell markers; expression layer):" in text
+    assert "  rod photoreceptors: not a marker (not enriched over the other retinal cells)" in text
+    assert ("  cone photoreceptors: marker gene, log2 fold change 0.90 (1.9-fold) over the other"
+            " retinal cells; expressed in 40% of cone cells") in text  # fmt: skip
+    assert "  a marker of no other retinal cell type" in text
+    # the sections come before the per-layer evidence, which still ends the text
+    assert text.index("views (rank") < text.index("Usher view: sensory") < text.index(
+        "retina (human") < text.index("evidence layers (")  # fmt: skip
+    assert text.rstrip().endswith("unknown layers: none")
+
+
+def test_known_gene_in_both_views(res_usher: Path) -> None:
+    info = ex.explain_gene(res_usher, "USH2A")
+    text = ex.format_explanation(info)
+    assert text.count("not ranked among the candidates (known gene)") == 2
+    assert ("not ranked among the candidates (known gene); rank_all 1 of 3 genes; tier HIGH;"
+            " score 0.970") in text  # fmt: skip
+    assert info["retina"] == [
+        "rod photoreceptors: marker gene, log2 fold change 1.50 (2.8-fold) over the other retinal"
+        " cells; expressed in 85% of rod cells",
+        "cone photoreceptors: not a marker (not enriched over the other retinal cells)",
+        "also a marker of: Muller glia",
+    ]
+    assert "  total: +2.500 log-odds from 4 feature(s) with evidence" in text
+
+
+def test_cli_json_of_both_views(res_usher: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explain", "GAPDH", "--results", str(res_usher), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["views"]["usher"]["rank"] == 1 and data["views"]["cilia"]["rank"] == 2
+    assert data["usher_evidence"]["sensory_logodds"] is None
+    assert data["usher_evidence"]["sensory_count"] == 0
+    assert all(f["contrib"] is None for f in data["usher_evidence"]["features"])
+    assert next(e for e in data["layers"] if e["layer"] == "network")["label"] == (
+        "protein network (STRING)")  # fmt: skip
+    assert data["retina"][0].startswith("rod photoreceptors: not a marker")
+
+
+def test_results_without_the_usher_view(res: Path) -> None:
+    info = ex.explain_gene(res, "CFAP20")
+    assert list(info["views"]) == ["cilia"] and info["usher_evidence"] is None
+    assert info["retina"] == []  # the layer table has no retina columns
+    text = ex.format_explanation(info)
+    assert "views (rank" not in text and "Usher" not in text and "retina (" not in text
+
+
+def test_retina_words() -> None:
+    assert ex.retina_words({"expression_score": 0.3}) == []  # no retina columns
+    row = {"retina_rod_log2fc": 2.0, "retina_rod_pct": None, "retina_cone_log2fc": 1.0,
+           "retina_cone_pct": 0.5, "retina_other_cell_types": ["Amacrine cells", "Bipolar"]}  # fmt: skip
+    assert ex.retina_words(row) == [
+        "rod photoreceptors: marker gene, log2 fold change 2.00 (4.0-fold) over the other"
+        " retinal cells",
+        "cone photoreceptors: marker gene, log2 fold change 1.00 (2.0-fold) over the other"
+        " retinal cells; expressed in 50% of cone cells",
+        "also a marker of: Amacrine cells, Bipolar",
+    ]
+
+
+def test_present_views_need_score_rank_and_tier() -> None:
+    assert [v.key for v in ex.present_views(["score", "rank", "tier"])] == ["cilia"]
+    assert [v.key for v in ex.present_views(["usher_score", "usher_tier"])] == ["cilia"]
+    both = ex.present_views(["usher_score", "usher_rank", "usher_tier"])
+    assert [v.key for v in both] == ["cilia", "usher"]
+    cols = ["usher_contrib_zeta", "usher_contrib_hair_cell", "usher_contrib_photoreceptor"]
+    assert ex.usher_feature_keys(cols) == ["photoreceptor", "hair_cell", "zeta"]
+    assert ex.feature_words("zeta_new") == "zeta new"
+    assert ex.layer_words("inner_ear_new") == "inner ear new"  # a layer without words yet
+
+
+def test_html_table_carries_both_views(res_usher: Path) -> None:
+    from usher_pipeline.html_table import USHER_FIELDS
+
+    cands = pl.read_parquet(res_usher / "gene_evidence.parquet").filter(~pl.col("is_known"))
+    page = candidates_html(cands, 10, ex.load_breakdowns(res_usher, cands))
+    data = _page_data(page)
+    assert data["fields"][-len(USHER_FIELDS) :] == list(USHER_FIELDS)
+    assert [(v["key"], v["rank"], v["tier"], v["score"]) for v in data["views"]] == [
+        ("cilia", "rank", "tier", "score"),
+        ("usher", "usher_rank", "usher_tier", "usher_score"),
+    ]
+    assert data["usher_features"] == [
+        "photoreceptor", "hair_cell", "eye_phenotype", "ear_phenotype", "usher_network"]  # fmt: skip
+    assert data["usher_feature_labels"][:2] == [PHOTO, HAIR]
+    assert set(data["usher_tiers"]) == {"HIGH", "MEDIUM", "LOW"}
+    f = {name: i for i, name in enumerate(data["fields"])}
+    n_fields, n_layers = len(data["fields"]), len(data["layers"])
+    row = next(r for r in data["rows"] if r[f["symbol"]] == "CFAP20")
+    assert [row[f[c]] for c in ("rank", "usher_rank", "usher_tier", "usher_score")] == [
+        1, 2, "MEDIUM", 0.41]  # fmt: skip
+    assert row[n_fields + 2 * n_layers :] == [0.7, None, 0.0, 0.2, None]  # NULL stays unknown
+    # the switch (radio buttons, the cilia view first), the Usher view's tier legend
+    assert '<input type="radio" name="view" value="cilia" checked> Cilia view</label>' in page
+    assert '<input type="radio" name="view" value="usher"> Usher view (sensory cilia)' in page
+    assert 'id="usher-tier-legend"' in page and "Tiers of the Cilia view" in page
+    assert 'id="view-question">Cilia view: is this gene ciliary?<' in page
+    # layer filter options in words
+    assert '<option value="network">protein network (STRING)</option>' in page
+
+
+def test_html_table_without_the_usher_view_is_unchanged(res: Path) -> None:
+    cands = pl.read_parquet(res / "gene_evidence.parquet").filter(~pl.col("is_known"))
+    page = candidates_html(cands, 10)
+    data = _page_data(page)
+    assert [v["key"] for v in data["views"]] == ["cilia"]
+    assert "usher_features" not in data and "usher_rank" not in data["fields"]
+    assert 'name="view"' not in page and "usher-tier-legend" not in page
+    assert 'id="view-question"' not in page
+    assert "<h2>Tiers</h2>" in page

@@ -33,7 +33,30 @@ METRICS = {"usher_median_percentile": 0.62, "cv_recall_mean": 0.87,
            "abs_spearman_publications": 0.17, "n_candidates": 14}  # fmt: skip
 
 
-def write_results(root: Path, failed: list[str] | None = None, status: str = "passed") -> Path:
+def usher_columns(symbols: list[str]) -> dict[str, list]:
+    """Usher-view columns for genes GENE<k> (test values, not real data): usher rank
+    (5k mod 14) + 1, so GENE14, GENE3, GENE6 lead the Usher view while GENE1 leads the cilia
+    view; tiers HIGH for usher ranks 1-3, MEDIUM 4-6; per-feature log-odds."""
+    ks = [int(x.removeprefix("GENE")) for x in symbols]
+    urank = [(5 * k) % 14 + 1 for k in ks]
+    return {
+        "usher_rank": urank,
+        "usher_rank_all": [r + 2 for r in urank],
+        "usher_score": [round(1 - 0.05 * r, 2) for r in urank],
+        "usher_tier": ["HIGH" if r <= 3 else "MEDIUM" if r <= 6 else "LOW" for r in urank],
+        "usher_sensory_logodds": [0.1 * k for k in ks],
+        "usher_sensory_count": [k % 4 for k in ks],
+        "usher_contrib_photoreceptor": [0.1 * k for k in ks],
+        "usher_contrib_hair_cell": [None if k % 2 == 0 else 0.5 for k in ks],  # NULL: unknown
+        "usher_contrib_eye_phenotype": [-0.3] * len(ks),
+        "usher_contrib_ear_phenotype": [0.2 * (k % 3) for k in ks],
+        "usher_contrib_usher_network": [0.0] * len(ks),
+    }
+
+
+def write_results(
+    root: Path, failed: list[str] | None = None, status: str = "passed", usher: bool = False
+) -> Path:
     (root / "validation").mkdir(parents=True)
     (root / "validation" / "validation.json").write_text(json.dumps(
         {"metrics": METRICS, "gates": GATES, "failed": failed or [], "gates_status": status}))  # fmt: skip
@@ -41,6 +64,7 @@ def write_results(root: Path, failed: list[str] | None = None, status: str = "pa
     (root / "validation" / "metrics.tsv").write_text("\n".join(rows) + "\n")
     n = 14
     tiers = ["HIGH"] * 2 + ["MEDIUM"] * 5 + ["LOW"] * 7
+    symbols = [f"GENE{n - i}" for i in range(n)]
     pl.DataFrame(
         {
             "rank": list(range(n, 0, -1)),  # stored out of order: the reader sorts by rank
@@ -55,6 +79,7 @@ def write_results(root: Path, failed: list[str] | None = None, status: str = "pa
             "contrib_network": [0.3] * n,
             "contrib_phylogeny": [0.6] * n,
             "contrib_localization": [-0.2] * n,
+            **(usher_columns(symbols) if usher else {}),
         }
     ).write_parquet(root / "candidates.parquet")
     return root
@@ -80,7 +105,12 @@ def test_summary_reads_verdict_tiers_and_top(tmp_path: Path) -> None:
     assert "validation: PASSED" in text
     assert re.search(r"pass\s+cv_recall_mean = 0\.870 \(gate >= 0\.5\)", text), text
     assert re.search(r"HIGH\s+2\s+score >= 0\.5", text), text
-    assert re.search(r"1\s+GENE1\s+0\.700\s+HIGH\s+phylogeny, network", text), text
+    # strongest layers as words, not internal identifiers
+    assert s.top[0]["strongest"] == ["co-evolution with cilia", "protein network (STRING)"]
+    assert re.search(
+        r"1\s+GENE1\s+0\.700\s+HIGH\s+co-evolution with cilia, protein network \(STRING\)", text
+    ), text
+    assert "Usher view" not in text  # results without the Usher view: the cilia view only
     assert f"report: {tmp_path / 'res' / 'report.html'}" in text
 
 
@@ -208,3 +238,107 @@ def test_run_ends_with_the_summary(tmp_path: Path, monkeypatch, capsys) -> None:
     assert main(["run", "--config", f"results_dir={res}"]) == 1
     out = capsys.readouterr().out
     assert "validation: FAILED" in out and "failed gate: cv_recall_mean = 0.1, gate x" in out
+
+
+# ------------------------------------------------------------------------------ the Usher view
+
+PHOTO = "photoreceptor expression (retina rod/cone markers)"
+EAR = "hearing / vestibular phenotype (MGI mouse, HPO human)"
+HAIR = "inner-ear hair-cell enrichment (mouse, Scheffer 2015)"
+
+
+def test_summary_of_both_views(tmp_path: Path) -> None:
+    s = read_run_summary(write_results(tmp_path / "res", usher=True), SCORING, top_n=3)
+    assert [v.key for v in s.views] == ["cilia", "usher"]
+    cilia, usher = s.views
+    assert cilia.top is s.top and [r["symbol"] for r in s.top] == ["GENE1", "GENE2", "GENE3"]
+    assert [r["usher_rank"] for r in s.top] == [6, 11, 2]  # the other view's rank beside
+    assert [r["symbol"] for r in usher.top] == ["GENE14", "GENE3", "GENE6"]
+    assert [(r["rank"], r["score"], r["tier"]) for r in usher.top] == [
+        (1, 0.95, "HIGH"), (2, 0.9, "HIGH"), (3, 0.85, "HIGH")]  # fmt: skip
+    assert [r["cilia_rank"] for r in usher.top] == [14, 3, 6]
+    assert usher.tier_counts == {"HIGH": 3, "MEDIUM": 3, "LOW": 8}
+    assert s.tier_counts == {"HIGH": 2, "MEDIUM": 5, "LOW": 7}  # the cilia view's, unchanged
+    # strongest sensory evidence: positive contributions, largest first; NULL (unknown),
+    # zero and negative ones left out
+    assert usher.top[0]["strongest_layers"] == ["photoreceptor", "ear_phenotype"]
+    assert usher.top[0]["strongest"] == [PHOTO, EAR]
+    assert usher.top[1]["strongest"] == [HAIR, PHOTO]  # GENE3: 0.5 hair cell, 0.3 photoreceptor
+    assert usher.top[0]["sensory_count"] == 2
+
+    text = format_summary(s)
+    assert "Cilia view: is this gene ciliary?" in text
+    assert "Usher view (sensory cilia): could it cause Usher-like deaf-blindness" in text
+    assert "tiers: HIGH 3, MEDIUM 3, LOW 8" in text
+    assert re.search(r"1\s+GENE1\s+0\.700\s+HIGH\s+co-evolution with cilia, protein network "
+                     r"\(STRING\) \(usher rank 6\)", text), text  # fmt: skip
+    line = re.escape(f"{PHOTO}, {EAR} (cilia rank 14)")
+    assert re.search(r"1\s+GENE14\s+0\.950\s+HIGH\s+" + line, text), text
+    # the cilia view's list comes first, then the Usher view's
+    assert text.index("GENE1 ") < text.index("top 3 candidates, Usher view") < text.index("GENE14")
+
+
+def test_summary_json_of_both_views(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    res = write_results(tmp_path / "res", usher=True)
+    assert main(["summary", "--results", str(res), "--top", "2", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert sorted(data["views"]) == ["cilia", "usher"]
+    assert data["views"]["cilia"]["top"] == data["top"]
+    usher = data["views"]["usher"]
+    assert [r["symbol"] for r in usher["top"]] == ["GENE14", "GENE3"]
+    assert usher["top"][0]["strongest"] == [PHOTO, EAR]
+    assert usher["tier_counts"] == {"HIGH": 3, "MEDIUM": 3, "LOW": 8}
+    assert main(["summary", "--results", str(res), "--top", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "top 2 candidates, Usher view (sensory cilia)" in out and "GENE14" in out
+
+
+def test_results_without_the_usher_view_show_the_cilia_view_only(tmp_path: Path) -> None:
+    s = read_run_summary(write_results(tmp_path / "res"), SCORING, top_n=3)
+    assert [v.key for v in s.views] == ["cilia"]
+    assert "usher_rank" not in s.top[0]
+    page = landing_html(s)
+    assert "view-radio" not in page and "top-usher" not in page and "Usher view" not in page
+    # a partial set of Usher columns (no usher_rank) is not a view either
+    cands = pl.read_parquet(tmp_path / "res" / "candidates.parquet")
+    cands.with_columns(pl.lit(0.5).alias("usher_score"), pl.lit("LOW").alias("usher_tier")
+                       ).write_parquet(tmp_path / "res" / "candidates.parquet")  # fmt: skip
+    assert [v.key for v in read_run_summary(tmp_path / "res").views] == ["cilia"]
+
+
+def _table_symbols(page: str, table_id: str) -> list[str]:
+    table = page.split(f'<table id="{table_id}">', 1)[1].split("</table>", 1)[0]
+    return re.findall(r'<tr><td class="num">\d+</td><td>(GENE\d+)</td>', table)
+
+
+def test_landing_html_switches_between_the_views(tmp_path: Path) -> None:
+    s = read_run_summary(write_results(tmp_path / "res", usher=True), SCORING, top_n=4)
+    page = landing_html(s)
+    assert page == landing_html(read_run_summary(tmp_path / "res", SCORING, top_n=4))  # stable
+    # a switch without scripts: radio buttons (the cilia view checked) and one panel per view
+    assert '<input type="radio" class="view-radio" name="view" id="view-cilia" value="cilia"' \
+        ' checked>' in page  # fmt: skip
+    assert 'id="view-usher" value="usher">' in page
+    assert '<label for="view-usher">Usher view (sensory cilia)</label>' in page
+    assert "#view-usher:checked~#panel-usher" in page and "<script" not in page
+    assert page.index('id="panel-cilia"') < page.index('id="top-candidates"') \
+        < page.index('id="panel-usher"') < page.index('id="top-usher"')  # fmt: skip
+    assert _table_symbols(page, "top-candidates") == ["GENE1", "GENE2", "GENE3", "GENE4"]
+    assert _table_symbols(page, "top-usher") == ["GENE14", "GENE3", "GENE6", "GENE9"]
+    usher_table = page.split('<table id="top-usher">', 1)[1].split("</table>", 1)[0]
+    assert f"<td>{PHOTO}, {EAR}</td>" in usher_table and "<th>Cilia rank</th>" in usher_table
+    for tier, n in (("HIGH", 3), ("MEDIUM", 3), ("LOW", 8)):
+        assert re.search(f'id="usher-tier-counts">.*?data-tier="{tier}">{n}<', page, re.S)
+    assert 'href="candidates_table.html#view=usher"' in page
+    assert "http" not in page
+
+
+def test_landing_rst_lists_both_views(tmp_path: Path) -> None:
+    s = read_run_summary(write_results(tmp_path / "res", usher=True), SCORING, top_n=3)
+    body = landing_rst(s).replace("{% raw %}", "").replace("{% endraw %}", "")
+    body += "\n.. _candidates_table.html: #t\n.. _index.html: #i\n"
+    out = publish_parts(body, writer="html")["html_body"]
+    assert "Top 3 candidates, Usher view (sensory cilia)" in out
+    assert out.index("GENE1") < out.index("GENE14")
+    assert re.search(r"<td>1</td>\s*<td>GENE14</td>\s*<td>HIGH</td>\s*<td>0.950</td>", out), out
+    assert "could it cause Usher-like deaf-blindness" in out

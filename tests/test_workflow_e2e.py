@@ -256,8 +256,10 @@ def test_explain_prints_evidence_and_names_unknown_symbol(capsys):
     main(["explain", "USH2A", "--results", str(run.results)])
     out = capsys.readouterr().out
     assert "USH2A" in out and "positive control" in out
+    from usher_pipeline.explain import layer_label
+
     for layer in ("localization", "network", "ht_studies", "phylogeny", "expression"):
-        assert layer in out
+        assert f"\n  {layer_label(layer)}: sub-score" in out  # layer names in words
     main(["explain", "NOTAGENE42", "--results", str(run.results)])
     err = capsys.readouterr().err
     assert "NOTAGENE42" in err

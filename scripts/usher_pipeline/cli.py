@@ -11,7 +11,8 @@
 ``run`` is a thin wrapper: it calls ``snakemake`` in the repository (everything it does can be
 done with plain snakemake commands, printed before they run) and then builds the self-contained
 HTML report with ``snakemake --report``, and ends by printing a short summary (validation verdict,
-tier counts, top 10 candidates, where the results are; ``summary`` prints it again).
+tier counts, top 10 candidates of each view (cilia; Usher when present), where the results are;
+``summary`` prints it again).
 ``run --dry-run`` runs ``snakemake -n`` instead and, in
 live mode, first prints what every live source will download or request (sizes, request counts,
 time at the rate limits, what is already checkpointed; see :mod:`usher_pipeline.live.plan`).

@@ -4,7 +4,12 @@ Reads the workflow's results (``gene_evidence.parquet``, ``layers/<layer>.parque
 universe tables) and, for one gene, lists its rank, tier and score and, for every evidence layer,
 the sub-score, the layer's contribution to the score and the raw evidence behind it (the layer
 table's raw columns, formatted for reading). NULL sub-score = unknown: the source does not cover
-the gene (never "no evidence").
+the gene (never "no evidence"). Layers are named in words (:data:`LAYER_WORDS`).
+
+When the results carry the Usher view (``usher_*`` columns, see :mod:`usher_pipeline.views`),
+both views' score, rank and tier are shown, with each sensory feature's log-odds contribution to
+the Usher score; the retina single-cell evidence (expression layer) is put in words a biologist
+reads (:func:`retina_words`). Results without those columns are explained as before.
 
 The same raw-evidence formatting feeds the per-gene breakdown of the HTML candidate table
 (:func:`load_breakdowns`, one read per layer table for any number of genes).
@@ -24,6 +29,7 @@ import yaml
 
 from .errors import UsherPipelineError
 from .universe import ALIAS_PRIORITY, resolve_symbols
+from .views import USHER_FEATURES, USHER_VIEW, VIEWS, View
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -52,16 +58,30 @@ HIDDEN_COLUMNS = frozenset(
     {"network_neighbours", "network_neighbour_weights", "phylo_species_idx", "ht_study_names"}
 )
 # Layers shown by name in words (the internal identifier is the parquet/column name).
-LAYER_TITLES = {
-    "cilia_atlas": "HPA cilia atlas (v25)",
-    "inner_ear": "Inner-ear hair cells (Scheffer 2015)",
-}
 # Raw columns said in words by :func:`layer_reading` instead of one line each.
 WORDED_PREFIXES = ("inner_ear_log2fc_",)
 MAX_LIST_ITEMS = 15
 MAX_TEXT_CHARS = 300
 UNKNOWN = "unknown: source does not cover this gene"
 COVARIATE_LABEL = "study-bias covariate"
+# The words every reader shows for a layer (explain, the table, the summary, the start page); a
+# layer missing here is shown with its underscores as spaces.
+LAYER_WORDS: dict[str, str] = {
+    "localization": "ciliary localization (GO, HPA)",
+    "ciliary_function": "ciliary function (GO processes, Reactome)",
+    "network": "protein network (STRING)",
+    "ht_studies": "cilia screens and proteomes",
+    "phylogeny": "co-evolution with cilia",
+    "expression": "retina / tissue expression",
+    "mouse_phenotype": "mouse phenotypes (MGI)",
+    "human_phenotype": "human phenotypes (HPO)",
+    "protein_features": "cilia protein domains",
+    "literature": "cilia literature (PubMed)",
+    "constraint": "loss-of-function constraint",
+    "annotation": "GO annotation count",
+    "cilia_atlas": "HPA cilia atlas (v25)",
+    "inner_ear": "Inner-ear hair cells (Scheffer 2015)",
+}
 
 _ENSEMBL = re.compile(r"^ENS[A-Z]*G\d+(\.\d+)?$", re.IGNORECASE)
 
@@ -186,11 +206,15 @@ def evidence_text(evidence: Sequence[tuple[str, str]], sep: str = "; ") -> str:
     return sep.join(f"{col}: {text}" for col, text in evidence)
 
 
+def layer_words(layer: str) -> str:
+    """A layer's name in words (:data:`LAYER_WORDS`), e.g. "protein network (STRING)"."""
+    return LAYER_WORDS.get(layer) or layer.replace("_", " ")
+
+
 def layer_label(layer: str) -> str:
-    """A layer's name for display: in words where it has a title (LAYER_TITLES)."""
-    if layer in COVARIATE_LAYERS:
-        return f"{layer} ({COVARIATE_LABEL})"
-    return LAYER_TITLES.get(layer, layer)
+    """A layer's words, marked when it is a study-bias covariate rather than evidence."""
+    words = layer_words(layer)
+    return f"{words} ({COVARIATE_LABEL})" if layer in COVARIATE_LAYERS else words
 
 
 def format_score(value: float | None) -> str:
@@ -199,6 +223,61 @@ def format_score(value: float | None) -> str:
 
 def format_contrib(value: float | None) -> str:
     return "—" if value is None else f"{value:+.3f}"
+
+
+# Retina single-cell markers (expression layer): column tag, the cells in words.
+RETINA_CELLS = (("rod", "rod photoreceptors"), ("cone", "cone photoreceptors"))
+
+
+def retina_words(row: Mapping[str, Any]) -> list[str]:
+    """The human retina single-cell evidence of one expression-layer row, in words: for rods and
+    cones, whether the gene is a marker, its log2 fold change against the other retinal cells and
+    the share of that cell type expressing it; the other retinal cell types where it is a marker.
+    ``[]`` when the row has no retina columns (e.g. an older layer table). Not a marker = not
+    enriched there (the marker lists cover every gene), not unknown."""
+    if not any(f"retina_{tag}_log2fc" in row for tag, _ in RETINA_CELLS):
+        return []
+    out = []
+    for tag, cells in RETINA_CELLS:
+        fc, pct = _float(row.get(f"retina_{tag}_log2fc")), _float(row.get(f"retina_{tag}_pct"))
+        if fc is None:
+            out.append(f"{cells}: not a marker (not enriched over the other retinal cells)")
+            continue
+        text = (
+            f"{cells}: marker gene, log2 fold change {fc:.2f} ({2**fc:.1f}-fold) over the other"
+            " retinal cells"
+        )
+        if pct is not None:
+            text += f"; expressed in {pct * 100:.0f}% of {tag} cells"
+        out.append(text)
+    others = [str(c) for c in (row.get("retina_other_cell_types") or []) if c]
+    out.append(
+        f"also a marker of: {', '.join(others)}" if others
+        else "a marker of no other retinal cell type"
+    )  # fmt: skip
+    return out
+
+
+def present_views(columns: Iterable[str]) -> list[View]:
+    """The views a results table carries: the cilia view always, the Usher view when its score,
+    rank and tier columns are there (older results have only the cilia view)."""
+    cols = set(columns)
+    return [v for v in VIEWS if v is VIEWS[0] or {v.score, v.rank, v.tier} <= cols]
+
+
+def usher_feature_keys(columns: Iterable[str]) -> list[str]:
+    """The Usher view's features present as ``usher_contrib_<feature>`` columns: those of
+    :data:`usher_pipeline.views.USHER_FEATURES` in its order, then any others by name."""
+    prefix = USHER_VIEW.contrib_prefix
+    present = [c.removeprefix(prefix) for c in columns if c.startswith(prefix)]
+    return [f for f in USHER_FEATURES if f in present] + sorted(
+        f for f in present if f not in USHER_FEATURES
+    )
+
+
+def feature_words(feature: str) -> str:
+    """A sensory feature of the Usher view in words (:data:`usher_pipeline.views.USHER_FEATURES`)."""
+    return USHER_FEATURES.get(feature) or feature.replace("_", " ")
 
 
 # ------------------------------------------------------------------------------ inputs
@@ -404,9 +483,13 @@ def explain_gene(results_dir: str | Path | None, query: str) -> dict[str, Any]:
     n_cands = (
         int(evidence_all["rank"].is_not_null().sum()) if "rank" in evidence_all.columns else None
     )
-    entries = layer_breakdowns(row_df, read_layer_tables(res, [gene_id]))[gene_id]
+    tables = read_layer_tables(res, [gene_id])
+    entries = layer_breakdowns(row_df, tables)[gene_id]
     for e in entries:
         e["evidence"] = [list(p) for p in e["evidence"]]
+        e["label"] = layer_label(e["layer"])
+    expr = tables.get("expression")
+    retina = retina_words(expr.row(0, named=True)) if expr is not None and expr.height else []
     method = "log-odds" if "evidence_logodds" in evidence_all.columns else "score share"
     return {
         "query": query,
@@ -428,8 +511,93 @@ def explain_gene(results_dir: str | Path | None, query: str) -> dict[str, Any]:
         "contribution_unit": method,
         "layers": entries,
         "unknown_layers": [e["layer"] for e in entries if e["score"] is None],
+        "views": view_scores(evidence_all, row),
+        "usher_evidence": usher_evidence(evidence_all.columns, row),
+        "retina": retina,
         "results_dir": str(res),
     }
+
+
+def view_scores(evidence: pl.DataFrame, row: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per view present in ``evidence`` (see :func:`present_views`): its title and question, and
+    the gene's score, rank (candidates; NULL for a known gene), rank_all, tier and the number of
+    ranked candidates."""
+    out = {}
+    for v in present_views(evidence.columns):
+        n = int(evidence[v.rank].is_not_null().sum()) if v.rank in evidence.columns else None
+        out[v.key] = {
+            "title": v.title,
+            "question": v.question,
+            "score": _float(row.get(v.score)),
+            "rank": row.get(v.rank),
+            "rank_all": row.get(v.rank_all),
+            "tier": row.get(v.tier),
+            "n_candidates": n,
+        }
+    return out
+
+
+def usher_evidence(columns: Sequence[str], row: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The Usher view's sensory evidence of one gene: each feature's log-odds contribution
+    (NULL = unknown) with its words, their sum and the number of features with evidence;
+    None when the results have no Usher view."""
+    if USHER_VIEW not in present_views(columns):
+        return None
+    count = row.get("usher_sensory_count")
+    return {
+        "sensory_logodds": _float(row.get("usher_sensory_logodds")),
+        "sensory_count": None if count is None else int(count),
+        "features": [
+            {
+                "feature": f,
+                "words": feature_words(f),
+                "contrib": _float(row.get(f"{USHER_VIEW.contrib_prefix}{f}")),
+            }
+            for f in usher_feature_keys(columns)
+        ],
+    }
+
+
+def _view_line(v: Mapping[str, Any], n_genes: int | None) -> str:
+    n_c = f" of {v['n_candidates']} candidates" if v.get("n_candidates") else ""
+    rank = (f"rank {v['rank']}{n_c}" if v["rank"] is not None
+            else "not ranked among the candidates (known gene)")  # fmt: skip
+    rank_all = "—" if v["rank_all"] is None else str(v["rank_all"])
+    if n_genes and v["rank_all"] is not None:
+        rank_all += f" of {n_genes} genes"
+    return (
+        f"  {v['title']}: {v['question']}\n"
+        f"      {rank}; rank_all {rank_all}; tier {v['tier'] or '—'}; "
+        f"score {format_score(v['score'])}"
+    )
+
+
+def format_views(info: Mapping[str, Any]) -> list[str]:
+    """The lines of both views, the Usher view's sensory features and the retina evidence (none
+    of the first two when the results have only the cilia view)."""
+    lines: list[str] = []
+    views = info.get("views") or {}
+    if len(views) > 1:
+        lines += ["", "views (rank 1 = top):"]
+        lines += [_view_line(v, info.get("n_genes")) for v in views.values()]
+    usher = info.get("usher_evidence")
+    if usher:
+        lines += ["", "Usher view: sensory evidence (log-odds added to the cilia view's; "
+                      "unknown = no data):"]  # fmt: skip
+        width = max((len(f["words"]) for f in usher["features"]), default=0)
+        for f in usher["features"]:
+            value = "unknown" if f["contrib"] is None else f"{f['contrib']:+.3f}"
+            lines.append(f"  {f['words'] + ':':<{width + 1}} {value}")
+        total = usher["sensory_logodds"]
+        count = usher["sensory_count"]
+        lines.append(
+            f"  total: {'unknown' if total is None else f'{total:+.3f}'} log-odds from "
+            f"{'—' if count is None else count} feature(s) with evidence"
+        )
+    if info.get("retina"):
+        lines += ["", "retina (human retina single-cell markers; expression layer):"]
+        lines += [f"  {text}" for text in info["retina"]]
+    return lines
 
 
 def format_explanation(info: Mapping[str, Any]) -> str:
@@ -456,6 +624,7 @@ def format_explanation(info: Mapping[str, Any]) -> str:
         lines.append("known gene: no (is_usher: no, is_cilia_gold_standard: no)")
         lines.append(f"rank: {info['rank']}{n_c} (rank_all: {info['rank_all']}{n_all})")
     lines.append(f"tier: {info['tier'] or '—'}   score: {format_score(info['score'])}")
+    lines += format_views(info)
     lines.append("")
     lines.append(
         f"evidence layers (sub-score 0–1; contribution = {info['contribution_unit']}; "
@@ -464,14 +633,15 @@ def format_explanation(info: Mapping[str, Any]) -> str:
     for e in info["layers"]:
         score = format_score(e["score"]) if e["score"] is not None else UNKNOWN
         contrib = format_contrib(e["contrib"]) if e["has_contrib"] else "—"
-        lines.append(f"  {layer_label(e['layer'])}: sub-score {score}; contribution {contrib}")
+        lines.append(f"  {e.get('label') or layer_label(e['layer'])}: sub-score {score}; "
+                     f"contribution {contrib}")  # fmt: skip
         if not e["table"]:
             lines.append("      (layer table missing: no raw evidence)")
         for col, text in e["evidence"]:
             lines.append(f"      {col}: {text}")
     lines.append("")
-    unknown = ", ".join(layer_label(layer) for layer in info["unknown_layers"])
-    lines.append(f"unknown layers: {unknown or 'none'}")
+    unknown = [layer_words(layer) for layer in info["unknown_layers"]]
+    lines.append(f"unknown layers: {', '.join(unknown) or 'none'}")
     return "\n".join(lines)
 
 
@@ -483,7 +653,11 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(
         prog="usher-pipeline explain",
-        description="Explain one gene: rank, tier, score and every layer's evidence.",
+        description=(
+            "Explain one gene: rank, tier and score in each view (cilia; Usher, when the run has"
+            " it), the Usher view's sensory evidence, the retina evidence in words and every"
+            " layer's evidence."
+        ),
     )
     ap.add_argument("gene", help="symbol, alias/previous symbol, HGNC ID or Ensembl gene ID")
     ap.add_argument("--results", help="results directory (default: results_dir of the config)")

@@ -1,4 +1,5 @@
-"""The start page of the results: validation verdict, tiers and the top candidates.
+"""The start page of the results: validation verdict, tiers and the top candidates (of the
+cilia view, and of the Usher view behind a script-free switch when the run has it).
 
 Two renderings of one :class:`usher_pipeline.summary.RunSummary`:
 
@@ -17,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .html_table import tier_legend_html
-from .summary import TIER_ORDER, RunSummary, fmt_num, gate_outcome
+from .summary import TIER_ORDER, RunSummary, ViewSummary, fmt_num, gate_outcome
 
 _STYLE = """
 body{font-family:sans-serif;font-size:14px;margin:1.2em auto;max-width:72em;color:#222;
@@ -39,6 +40,16 @@ td.pass{color:#1d6b1d;font-weight:bold} td.FAIL{color:#a11;font-weight:bold}
 .legend{list-style:none;padding:0}
 .big{font-size:16px}
 """
+# The view switch of the start page (only on pages of runs with several views).
+_VIEW_STYLE = (
+    ".view-radio{position:absolute;opacity:0;pointer-events:none}"
+    ".view-switch{margin:.4em 0}"
+    ".view-switch label{display:inline-block;padding:4px 12px;border:1px solid #1a4f8b;"
+    "cursor:pointer;color:#1a4f8b;background:#fff}"
+    ".view-switch label:first-child{border-radius:4px 0 0 4px}"
+    ".view-switch label:last-child{border-radius:0 4px 4px 0}"
+    ".view-panel{display:none}"
+)
 
 
 # The Snakemake report centres its first page vertically (the top of a long description would be
@@ -86,7 +97,8 @@ def landing_html(summary: RunSummary, table_href: str = "candidates_table.html",
         parts.append("<p>All metrics: validation/metrics.tsv; thresholds: config"
                      " <code>validation.gates</code>.</p>")  # fmt: skip
     if summary.tier_counts:
-        parts.append('<h2 id="tiers">Tiers</h2>')
+        title = f"Tiers of the {summary.views[0].title}" if len(summary.views) > 1 else "Tiers"
+        parts.append(f'<h2 id="tiers">{_e(title)}</h2>')
         parts.append(
             '<table id="tier-counts"><thead><tr><th>Tier</th><th>Genes</th><th>Meaning</th>'
             "</tr></thead><tbody>"
@@ -106,7 +118,9 @@ def landing_html(summary: RunSummary, table_href: str = "candidates_table.html",
             f'<p class="big"><a id="full-table" href="{_e(table_href)}">All {summary.n_candidates}'
             " candidates: searchable, filterable table &rarr;</a></p>"
         )
-    if summary.top:
+    if len(summary.views) > 1:
+        parts += _views_html(summary, table_href)
+    elif summary.top:
         parts.append(f'<h2 id="top">Top {len(summary.top)} candidates</h2>')
         parts.append(
             '<table id="top-candidates"><thead><tr><th>Rank</th><th>Symbol</th><th>HGNC ID</th>'
@@ -122,7 +136,7 @@ def landing_html(summary: RunSummary, table_href: str = "candidates_table.html",
                 f"{_e(tier)}</span></td>"
                 f'<td class="num">{fmt_num(rec["score"])}</td>'
                 f'<td class="num">{_e(rec["evidence_count"])}</td>'
-                f"<td>{_e(', '.join(rec['strongest_layers']) or '—')}</td>"
+                f"<td>{_e(', '.join(rec['strongest']) or '—')}</td>"
                 f"<td>{_e(rec.get('evidence_summary') or '—')}</td></tr>"
             )
         parts.append("</tbody></table>")
@@ -134,6 +148,102 @@ def landing_html(summary: RunSummary, table_href: str = "candidates_table.html",
     )
     parts.append("</body></html>\n")
     return "\n".join(parts)
+
+
+def _view_css(views: Sequence[ViewSummary]) -> str:
+    """The CSS that shows the panel (and marks the button) of the checked view: a switch
+    without scripts (radio buttons before the panels)."""
+    shown = ",".join(f"#view-{v.key}:checked~#panel-{v.key}" for v in views)
+    marked = ",".join(f"#view-{v.key}:checked~.view-switch label[for=view-{v.key}]" for v in views)
+    return (
+        f"<style>{_VIEW_STYLE}{shown}{{display:block}}"
+        f"{marked}{{background:#1a4f8b;color:#fff}}</style>"
+    )
+
+
+def _top_table_html(summary: RunSummary, view: ViewSummary, other: str) -> str:
+    """One view's top candidates; the cilia view's table keeps the columns and id of a run
+    without the Usher view (``top-candidates``)."""
+    cilia = view.key == summary.views[0].key
+    rules = summary.tier_rules if cilia else view.tier_rules
+    head = ("<th>Rank</th><th>Symbol</th><th>HGNC ID</th><th>Tier</th><th>Score</th>"
+            f"<th>{_e(other.capitalize())} rank</th>")  # fmt: skip
+    head += (
+        "<th>Evidence layers</th><th>Strongest layers</th><th>Evidence (sub-scores)</th>"
+        if cilia else "<th>Sensory features with evidence</th><th>Strongest sensory evidence</th>"
+    )  # fmt: skip
+    table_id = "top-candidates" if cilia else f"top-{view.key}"
+    rows = []
+    for rec in view.top:
+        tier = rec.get("tier") or ""
+        other_rank = rec.get(f"{other}_rank")
+        cells = (
+            f'<td class="num">{_e(rec["rank"])}</td><td>{_e(rec["symbol"])}</td>'
+            f"<td>{_e(rec['gene_id'])}</td>"
+            f'<td title="{_e(rules.get(tier, ""))}"><span class="tier {_e(tier)}">{_e(tier)}'
+            f'</span></td><td class="num">{fmt_num(rec["score"])}</td>'
+            f'<td class="num">{"—" if other_rank is None else _e(other_rank)}</td>'
+        )
+        if cilia:
+            cells += (
+                f'<td class="num">{_e(rec["evidence_count"])}</td>'
+                f"<td>{_e(', '.join(rec['strongest']) or '—')}</td>"
+                f"<td>{_e(rec.get('evidence_summary') or '—')}</td>"
+            )
+        else:
+            count = rec.get("sensory_count")
+            cells += (
+                f'<td class="num">{"—" if count is None else _e(count)}</td>'
+                f"<td>{_e(', '.join(rec['strongest']) or '—')}</td>"
+            )
+        rows.append(f"<tr>{cells}</tr>")
+    return (
+        f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>'
+        + "".join(rows)
+        + "</tbody></table>"
+    )
+
+
+def _views_html(summary: RunSummary, table_href: str) -> list[str]:
+    """The top candidates of every view, behind a switch (radio buttons styled as buttons; no
+    script), each panel with its question, its tier counts (Usher view) and a link to the full
+    table opened in that view."""
+    views = summary.views
+    n = max(len(v.top) for v in views)
+    parts = [f'<h2 id="top">Top {n} candidates of each view</h2>', _view_css(views)]
+    parts += [
+        f'<input type="radio" class="view-radio" name="view" id="view-{v.key}"'
+        f' value="{v.key}"{" checked" if i == 0 else ""}>'
+        for i, v in enumerate(views)
+    ]
+    parts.append(
+        '<div class="view-switch" id="view-switch">'
+        + "".join(f'<label for="view-{v.key}">{_e(v.title)}</label>' for v in views)
+        + "</div>"
+    )
+    for i, view in enumerate(views):
+        other = views[1].key if i == 0 else views[0].key
+        parts.append(f'<div class="view-panel" id="panel-{view.key}">')
+        parts.append(f"<p><b>{_e(view.title)}</b>: {_e(view.question)}</p>")
+        if i > 0:
+            parts.append(
+                f'<table id="{view.key}-tier-counts"><thead><tr><th>{_e(view.title)} tier</th>'
+                "<th>Genes</th><th>Meaning</th></tr></thead><tbody>"
+                + "".join(
+                    f'<tr><td><span class="tier {t}">{t}</span></td>'
+                    f'<td class="num" data-tier="{t}">{view.tier_counts.get(t, 0)}</td>'
+                    f"<td>{_e(view.tier_rules.get(t, ''))}</td></tr>"
+                    for t in TIER_ORDER
+                )
+                + "</tbody></table>"
+            )
+        parts.append(_top_table_html(summary, view, other))
+        parts.append(
+            f'<p><a class="view-table" href="{_e(table_href)}#view={view.key}">'
+            f"All candidates in the {_e(view.title)} &rarr;</a></p></div>"
+        )
+    parts.append(f"<h2>What the tiers mean</h2>{tier_legend_html(summary.tier_rules)}")
+    return parts
 
 
 def _rst_text(value: object) -> str:
@@ -183,12 +293,31 @@ def landing_rst(summary: RunSummary) -> str:
                   "All candidates, searchable and filterable: candidates_table.html_ (start page "
                   "as a standalone file: index.html_)", "", "{% raw %}"]  # fmt: skip
     if summary.top:
+        several = len(summary.views) > 1
+        other = summary.views[1].key if several else ""
         lines += _list_table(
-            f"Top {len(summary.top)} candidates",
-            ["Rank", "Symbol", "Tier", "Score", "Strongest layers", "Evidence"],
+            f"Top {len(summary.top)} candidates" + (f", {summary.views[0].title}" if several else ""),
+            ["Rank", "Symbol", "Tier", "Score", "Strongest layers", "Evidence"]
+            + ([f"{other.capitalize()} rank"] if several else []),
             [[r["rank"], r["symbol"], r["tier"], fmt_num(r["score"]),
-              ", ".join(r["strongest_layers"]) or "—", r.get("evidence_summary") or "—"]
+              ", ".join(r["strongest"]) or "—", r.get("evidence_summary") or "—"]
+             + ([r.get(f"{other}_rank")] if several else [])
              for r in summary.top],
+        )  # fmt: skip
+    for view in summary.views[1:]:
+        cilia = summary.views[0].key
+        lines += [f"**{_rst_text(view.title)}**: {_rst_text(view.question)}", ""]
+        lines += _list_table(
+            f"{view.title} tiers",
+            ["Tier", "Genes", "Meaning"],
+            [[t, view.tier_counts.get(t, 0), view.tier_rules.get(t, "")] for t in TIER_ORDER],
+        )
+        lines += _list_table(
+            f"Top {len(view.top)} candidates, {view.title}",
+            ["Rank", "Symbol", "Tier", "Score", "Strongest sensory evidence",
+             f"{cilia.capitalize()} rank"],
+            [[r["rank"], r["symbol"], r["tier"], fmt_num(r["score"]),
+              ", ".join(r["strongest"]) or "—", r.get(f"{cilia}_rank")] for r in view.top],
         )  # fmt: skip
     lines += ["{% endraw %}", "", "About the workflow", "------------------", ""]
     return "\n".join(lines) + "\n"

@@ -532,7 +532,7 @@ def candidates_table_rule(snakemake: Any) -> None:
     from .explain import load_breakdowns
     from .html_table import candidates_html
     from .scoring import tier_thresholds
-    from .summary import tier_rules
+    from .summary import tier_rules, usher_tier_rules
 
     with RuleRun(snakemake) as run:
         scoring = snakemake.params.scoring
@@ -544,6 +544,7 @@ def candidates_table_rule(snakemake: Any) -> None:
             snakemake.params.max_rows,
             breakdown,
             tier_rules=tier_rules(tier_thresholds(scoring)),
+            usher_tier_rules=usher_tier_rules(scoring),
             min_evidence_score=scoring["evidence_min_score"],
             evidence_layers=scoring.get("evidence_layers"),
         )

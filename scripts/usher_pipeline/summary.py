@@ -23,7 +23,9 @@ from typing import Any
 
 import polars as pl
 
+from .explain import feature_words, layer_words, present_views
 from .scoring import tier_thresholds
+from .views import CILIA_VIEW, USHER_VIEW, View
 
 TIER_ORDER = ("HIGH", "MEDIUM", "LOW")
 
@@ -94,6 +96,18 @@ class Gate:
 
 
 @dataclass
+class ViewSummary:
+    """One view of the ranking in a run: what it asks, its tier counts and its top candidates."""
+
+    key: str
+    title: str
+    question: str
+    tier_counts: dict[str, int] = field(default_factory=dict)
+    tier_rules: dict[str, str] = field(default_factory=dict)
+    top: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
 class RunSummary:
     """What a run found (see :func:`read_run_summary`)."""
 
@@ -106,6 +120,9 @@ class RunSummary:
     tier_rules: dict[str, str] = field(default_factory=dict)
     n_candidates: int = 0
     top: list[dict[str, Any]] = field(default_factory=list)
+    # every view the candidates carry, the cilia view first (its tier counts and top are the
+    # fields above); just the cilia view for results without the Usher view
+    views: list[ViewSummary] = field(default_factory=list)
 
     @property
     def verdict(self) -> str:
@@ -135,6 +152,33 @@ def tier_rules(thresholds: Mapping[str, Mapping[str, float]] | None) -> dict[str
         ),
         "LOW": "everything else: weak, single-layer or mostly unknown evidence",
     }
+
+
+def usher_tier_rules(scoring: Mapping[str, Any] | None) -> dict[str, str]:
+    """One line per tier of the Usher view, with its thresholds (``scoring.usher.tiers``)."""
+    tiers = ((scoring or {}).get("usher") or {}).get("tiers")
+    if not tiers:
+        return dict(USHER_TIER_RULES)
+    high, med = tiers["HIGH"], tiers["MEDIUM"]
+    return {
+        "HIGH": (
+            f"Usher score >= {high['min_score']:g} and >= {high['min_sensory']:g} sensory features "
+            "with evidence: strongest sensory-cilia candidates"
+        ),
+        "MEDIUM": (
+            f"Usher score >= {med['min_score']:g} and >= {med['min_sensory']:g} sensory feature "
+            "(not HIGH): plausible sensory-cilia candidates"
+        ),
+        "LOW": "everything else in the Usher view",
+    }
+
+
+# What the Usher view's tiers mean, when the scoring config is not at hand.
+USHER_TIER_RULES = {
+    "HIGH": "Usher view's top tier: strongest sensory-cilia candidates",
+    "MEDIUM": "Usher view's middle tier (not HIGH): plausible sensory-cilia candidates",
+    "LOW": "everything else in the Usher view",
+}
 
 
 # ------------------------------------------------------------------------------ validation
@@ -224,16 +268,52 @@ def strongest_layers(row: Mapping[str, Any], n: int = 3) -> list[str]:
     return [name for name, _ in ranked[:n]]
 
 
-def top_candidates(cands: pl.DataFrame, n: int) -> list[dict[str, Any]]:
-    """The first ``n`` candidates by rank: rank, symbol, gene_id, tier, score, evidence_count,
-    evidence_summary, strongest layers."""
-    keep = ("rank", "symbol", "gene_id", "tier", "score", "evidence_count", "evidence_summary")
+def strongest_features(row: Mapping[str, Any], n: int = 3) -> list[str]:
+    """The Usher view's sensory features that raised the gene's Usher score most (largest
+    positive ``usher_contrib_<feature>``; unknown and negative ones left out)."""
+    prefix = USHER_VIEW.contrib_prefix
+    contribs = {
+        k.removeprefix(prefix): v
+        for k, v in row.items()
+        if k.startswith(prefix) and v is not None and not math.isnan(v) and v > 0
+    }
+    return [f for f, _ in sorted(contribs.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
+
+
+def top_candidates(
+    cands: pl.DataFrame, n: int, view: View = CILIA_VIEW, views: Sequence[View] = (CILIA_VIEW,)
+) -> list[dict[str, Any]]:
+    """The first ``n`` candidates by the rank of ``view``: rank, symbol, gene_id, tier, score
+    (all of that view), evidence_count, evidence_summary, ``strongest_layers`` (keys: cilia
+    layers, or the Usher view's sensory features) and ``strongest`` (the same in words). With
+    several ``views``, each record also has the ranks of the others (``<view>_rank``) and, in
+    the Usher view, ``sensory_count``. Genes without a rank in ``view`` are left out."""
+    keep = ("symbol", "gene_id", "evidence_count", "evidence_summary")
     out = []
-    for row in cands.sort("rank").head(n).iter_rows(named=True):
-        rec = {k: row.get(k) for k in keep}
-        rec["strongest_layers"] = strongest_layers(row)
+    ranked = cands.filter(pl.col(view.rank).is_not_null()).sort(view.rank)
+    for row in ranked.head(n).iter_rows(named=True):
+        rec = {"rank": row.get(view.rank), "symbol": row.get("symbol"),
+               "gene_id": row.get("gene_id"), "tier": row.get(view.tier),
+               "score": row.get(view.score)}  # fmt: skip
+        rec.update({k: row.get(k) for k in keep})
+        if view is USHER_VIEW:
+            rec["strongest_layers"] = strongest_features(row)
+            rec["strongest"] = [feature_words(f) for f in rec["strongest_layers"]]
+            rec["sensory_count"] = row.get("usher_sensory_count")
+        else:
+            rec["strongest_layers"] = strongest_layers(row)
+            rec["strongest"] = [layer_words(layer) for layer in rec["strongest_layers"]]
+        for other in views:
+            if other is not view:
+                rec[f"{other.key}_rank"] = row.get(other.rank)
         out.append(rec)
     return out
+
+
+def tier_counts(cands: pl.DataFrame, column: str = "tier") -> dict[str, int]:
+    """Candidates per tier (``column``), in :data:`TIER_ORDER`."""
+    counts = dict(cands.group_by(column).len().iter_rows())
+    return {t: int(counts.get(t, 0)) for t in TIER_ORDER}
 
 
 def read_run_summary(
@@ -253,10 +333,20 @@ def read_run_summary(
     cand_path = res / "candidates.parquet"
     if status != "failed" and cand_path.exists():
         cands = pl.read_parquet(cand_path)
-        counts = dict(cands.group_by("tier").len().iter_rows())
-        out.tier_counts = {t: int(counts.get(t, 0)) for t in TIER_ORDER}
+        out.tier_counts = tier_counts(cands)
         out.n_candidates = cands.height
         out.top = top_candidates(cands, top_n)
+        views = present_views(cands.columns)
+        for view in views:
+            cilia = view is CILIA_VIEW
+            out.views.append(ViewSummary(
+                key=view.key, title=view.title, question=view.question,
+                tier_counts=out.tier_counts if cilia else tier_counts(cands, view.tier),
+                tier_rules=out.tier_rules if cilia else usher_tier_rules(scoring),
+                top=top_candidates(cands, top_n, view, views) if len(views) > 1 else out.top,
+            ))  # fmt: skip
+        if len(views) > 1:
+            out.top = out.views[0].top
     return out
 
 
@@ -296,17 +386,14 @@ def format_summary(summary: RunSummary, report: str | Path | None = None) -> str
             lines.append(
                 f"  {tier:<6} {summary.tier_counts.get(tier, 0):>6}  {summary.tier_rules[tier]}"
             )
-    if summary.top:
+    if len(summary.views) > 1:
+        lines += _format_views(summary)
+    elif summary.top:
         lines.append("")
         lines.append(
             f"top {len(summary.top)} candidates (rank, symbol, score, tier, strongest layers):"
         )
-        for rec in summary.top:
-            layers = ", ".join(rec["strongest_layers"]) or "—"
-            lines.append(
-                f"  {rec['rank']:>4}  {rec['symbol'] or rec['gene_id']:<12} "
-                f"{fmt_num(rec['score']):>6}  {rec['tier']:<6} {layers}"
-            )
+        lines += [_top_line(rec) for rec in summary.top]
     lines.append("")
     res = summary.results_dir
     if summary.status != "failed":
@@ -321,6 +408,37 @@ def format_summary(summary: RunSummary, report: str | Path | None = None) -> str
     return "\n".join(lines)
 
 
+def _top_line(rec: Mapping[str, Any], other: str | None = None) -> str:
+    line = (
+        f"  {rec['rank']:>4}  {rec['symbol'] or rec['gene_id']:<12} "
+        f"{fmt_num(rec['score']):>6}  {rec['tier'] or '—':<6} {', '.join(rec['strongest']) or '—'}"
+    )
+    if other is not None:
+        rank = rec.get(f"{other}_rank")
+        line += f" ({other} rank {'—' if rank is None else rank})"
+    return line
+
+
+def _format_views(summary: RunSummary) -> list[str]:
+    """The tier counts and top candidates of every view (with another view's rank beside)."""
+    lines: list[str] = []
+    keys = [v.key for v in summary.views]
+    for view in summary.views:
+        other = next(k for k in keys if k != view.key)
+        what = "strongest layers" if view.key == CILIA_VIEW.key else "strongest sensory evidence"
+        lines.append("")
+        lines.append(f"{view.title}: {view.question}")
+        if view.key != CILIA_VIEW.key:
+            counts = ", ".join(f"{t} {view.tier_counts.get(t, 0)}" for t in TIER_ORDER)
+            lines.append(f"  tiers: {counts}")
+        lines.append(
+            f"top {len(view.top)} candidates, {view.title} (rank, symbol, score, tier, {what}; "
+            f"{other} rank):"
+        )
+        lines += [_top_line(rec, other) for rec in view.top]
+    return lines
+
+
 def summary_dict(summary: RunSummary) -> dict[str, Any]:
     """The summary as a JSON-serialisable dict (sorted keys when dumped)."""
     return {
@@ -333,6 +451,16 @@ def summary_dict(summary: RunSummary) -> dict[str, Any]:
         "tier_rules": dict(summary.tier_rules),
         "n_candidates": summary.n_candidates,
         "top": list(summary.top),
+        "views": {
+            v.key: {
+                "title": v.title,
+                "question": v.question,
+                "tier_counts": dict(v.tier_counts),
+                "tier_rules": dict(v.tier_rules),
+                "top": list(v.top),
+            }
+            for v in summary.views
+        },
     }
 
 
@@ -344,11 +472,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(
         prog="usher-pipeline summary",
-        description="Print what the last run found: validation verdict, tiers, top candidates.",
+        description=(
+            "Print what the last run found: validation verdict, tiers, top candidates (of the"
+            " cilia view and, when the run has it, the Usher view)."
+        ),
     )
     ap.add_argument("--results", help="results directory (default: results_dir of the config)")
     ap.add_argument("--configfile", nargs="+", help="config file(s) of the run")
-    ap.add_argument("--top", type=int, default=10, help="candidates to list (default 10)")
+    ap.add_argument("--top", type=int, default=10, help="candidates to list per view (default 10)")
     ap.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = ap.parse_args(list(argv) if argv is not None else None)
     config = load_config(args.configfile, None)
