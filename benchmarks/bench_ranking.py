@@ -160,14 +160,15 @@ def _views(config: dict, table, lparams: dict) -> None:
     print(f"usher genes' median percentile: cilia view "
           f"{base['cilia_view_usher_median_percentile']:.3f}, Usher view "
           f"{base['usher_view_usher_median_percentile']:.3f} (out of fold)")  # fmt: skip
-    print(f"sensory check ({base['sensory_check_positives']:.0f} known cilia genes with a human "
-          f"hearing / vestibular / retinal phenotype vs {base['sensory_check_negatives']:.0f} "
-          f"others, no phenotype feature): AUROC cilia view "
-          f"{base['sensory_check_auroc_cilia_view']:.3f}, Usher view "
-          f"{base['sensory_check_auroc_usher_view']:.3f}, Usher - cilia "
-          f"{base['sensory_check_usher_minus_cilia']:+.3f} (95% paired bootstrap interval "
-          f"{base['sensory_check_usher_minus_cilia_ci_low']:+.3f} to "
-          f"{base['sensory_check_usher_minus_cilia_ci_high']:+.3f})")  # fmt: skip
+    for label, words in (("", "hearing / vestibular / retinal"), ("hearing_", "hearing / "
+                         "vestibular"), ("retinal_", "retinal dystrophy")):  # fmt: skip
+        k = f"sensory_check_{label}"
+        print(f"sensory check, {words} ({base[k + 'positives']:.0f} known cilia genes with a human "
+              f"{words} phenotype vs {base[k + 'negatives']:.0f} with none; no phenotype feature): "
+              f"AUROC cilia view {base[k + 'auroc_cilia_view']:.3f}, Usher view "
+              f"{base[k + 'auroc_usher_view']:.3f}, Usher - cilia {base[k + 'usher_minus_cilia']:+.3f}"
+              f" (95% paired bootstrap interval {base[k + 'usher_minus_cilia_ci_low']:+.3f} to "
+              f"{base[k + 'usher_minus_cilia_ci_high']:+.3f})")  # fmt: skip
     for layer in LEAVE_OUT:
         if f"{layer}_score" not in table.columns:
             print(f"leave {layer} out: the run has no {layer} layer")
