@@ -343,3 +343,28 @@ def test_registry_entries_of_the_new_sources():
     assert "links.detailed" in SOURCES["string_links"].default_url
     assert SOURCES["reactome_gmt"].default_url.endswith("/current/ReactomePathways.gmt.zip")
     assert SOURCES["hpa_subcellular"].default_url.endswith("/subcellular_location.tsv.zip")
+
+
+def test_reproducibility_report_says_which_snapshot_files_a_live_run_read():
+    from usher_pipeline.repro import reproducibility_markdown
+
+    manifest = json.loads((SNAPSHOT / "manifest.json").read_text())
+    uni = {f"{p}_{k}": 1 for p in ("with", "rate")
+           for k in ("ensembl_gene", "uniprot_acc", "mane_refseq_nuc")}  # fmt: skip
+
+    def report(mode: str) -> str:
+        return reproducibility_markdown(
+            config={"mode": mode, "snapshot_dir": str(SNAPSHOT), "live": {}},
+            verified={"verified": manifest["files"]},
+            mapping={"universe": {"genes": 2, **uni}, "gene_sets": {}},
+            layer_stats=[],
+            evidence=pl.DataFrame({"is_known": [True, False], "tier": ["HIGH", "LOW"]}),
+            validation={"metrics": {}, "gates": {}, "failed": []},
+            pipeline_version="x",
+            config_hash="y",
+        )
+
+    live = {line.split(" | ")[0].lstrip("| "): line for line in report("live").splitlines()}
+    assert live["ht_studies"].endswith("| snapshot only (release CilioGenics 2023) |")
+    assert live["string_network"].endswith("| not read (live source or unused) |")
+    assert "in this live run" in report("live") and "in this live run" not in report("snapshot")
