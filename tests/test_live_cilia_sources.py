@@ -368,3 +368,21 @@ def test_reproducibility_report_says_which_snapshot_files_a_live_run_read():
     assert live["ht_studies"].endswith("| snapshot only (release CilioGenics 2023) |")
     assert live["string_network"].endswith("| not read (live source or unused) |")
     assert "in this live run" in report("live") and "in this live run" not in report("snapshot")
+
+
+def test_localization_layer_scores_the_live_cilia_categories(fetched):
+    """The live HPA download replaces v17 + the 2022 flags: the layer counts the cilium
+    compartments (none in v17) through the snapshot's HPA parser."""
+    import core_fixtures as cf
+    from usher_pipeline import steps
+
+    live_paths = {k: v for k, v in cf.paths().items() if k != "hpa_cilia_flags"}
+    live_paths["hpa_subcellular"] = str(fetched / "hpa_subcellular")
+    table, stats = steps.layer_step("localization", live_paths, cf.genes(), cf.config())
+    snap_stats = cf.layer_stats("localization")
+    assert stats["genes_per_hpa_location"]["Primary cilium"] > 0
+    assert snap_stats["genes_per_hpa_location"]["Primary cilium"] == 0  # v17 has no cilium
+    ift88 = cf.row(table, "IFT88")
+    # HPA v25.1: IFT88 at the basal body, primary cilium and centriolar satellites
+    assert {"Basal body", "Primary cilium"} <= set(ift88["hpa_ciliary_locations"])
+    assert ift88["hpa_cilia_flag"] is None  # the 2022 flags are superseded in live mode

@@ -83,6 +83,8 @@ def test_live_workflow_then_rerun_without_results_makes_zero_requests():
                   "Basal body"}  # fmt: skip
     seen = set(loc["hpa_ciliary_locations"].explode().drop_nulls().to_list())
     assert cilia_cats & seen, seen  # the current HPA download's cilia categories are scored
+    loc_stats = json.loads((results / "layers/localization.stats.json").read_text())
+    assert loc_stats["genes_per_hpa_location"]["Primary cilium"] > 0
     # the candidate list's sidecar names the release of every source it used, live or snapshot
     cand = json.loads((results / "candidates.parquet.provenance.json").read_text())
     by_name = {s["name"]: s for s in cand["sources"]}
