@@ -77,7 +77,9 @@ rule live_uniprot:
         "../../scripts/fetch_uniprot.py"
 
 
-rule live_string_network:
+# The live STRING network in the snapshot's layout (text mining dropped, live.string_pruning),
+# built from fetched files only: a compute job, not a localrule.
+rule build_string_network:
     input:
         links=f"{LIVE_DIR}/raw/string_links",
         info=f"{LIVE_DIR}/raw/string_info",
@@ -85,9 +87,9 @@ rule live_string_network:
     output:
         f"{RESULTS}/{LIVE_DERIVED['string_network'][0]}",
     log:
-        f"{LIVE_LOGS}/string_network.log",
+        f"{LIVE_LOGS}/build_string_network.log",
     benchmark:
-        f"{BENCH}/live_string_network.tsv"
+        f"{BENCH}/build_string_network.tsv"
     conda:
         ENV
     params:
