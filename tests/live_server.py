@@ -2,7 +2,12 @@
 
 It serves the real files of the shared data folder (``../shared/data`` beside the clone, or
 ``$USHER_SHARED_DATA``) under their upstream paths and in their upstream layouts (plain text where
-upstream is plain, gzip where gzip, a one-member zip for the HPA download), and emulates:
+upstream is plain, gzip where gzip, a one-member zip for the HPA and Reactome downloads). Files
+whose upstream layout differs from the shared copy are rebuilt from the shared values (each
+builder's docstring says how): the GO obo, the HGNC complete set, STRING's detailed links and
+protein info (from the shared STRING v12 table), and HPA's current subcellular download with the
+cilia categories (from the shared HPA v25.1 cilia-atlas rows; the v17 table is served under
+``/download/tsv/v17/``). It also emulates:
 
 * the UniProt REST search endpoint (``/uniprotkb/search``): TSV pages with a
   ``Link: <...>; rel="next"`` header. Rows are real: HGNC's UniProt accession and symbol per gene,
@@ -27,7 +32,9 @@ for the next N requests (or for all): ``429`` (with Retry-After), ``500``, ``sta
 longer than the client timeout), ``drop`` (closes the connection mid-body), ``truncate_gzip``
 (a consistently truncated gzip body), ``html`` (an HTML error page with status 200),
 ``missing_column`` (a required header column renamed) and ``short_ids`` (a history-server slice
-returns one ID fewer than its count). ``latency_s`` delays every response.
+returns one ID fewer than its count), ``pause`` (sends half the body, sets
+:attr:`LiveServer.paused`, waits ``stall_s``, then sends the rest: a client killed meanwhile dies
+mid-download). ``latency_s`` delays every response.
 """
 
 from __future__ import annotations
@@ -143,6 +150,162 @@ def build_hgnc_complete_set(data: Path) -> bytes:
     return buf.getvalue()
 
 
+# Channel pairs (direct, transferred) of the shared STRING table -> the detailed file's channel.
+_STRING_DETAILED = {
+    "neighborhood": ("neighborhood", "neighborhood_transferred"),
+    "fusion": ("fusion",),
+    "cooccurence": ("cooccurence",),
+    "coexpression": ("coexpression", "coexpression_transferred"),
+    "experimental": ("experiments", "experiments_transferred"),
+    "database": ("database", "database_transferred"),
+}
+_STRING_PRIOR = 0.041
+
+
+def _string_proteins(data: Path) -> pl.DataFrame:
+    """GeneID -> stand-in STRING protein ID ``9606.<Ensembl gene>`` and the 2022 NCBI symbol.
+
+    STRING names proteins by Ensembl protein IDs, which no offline file holds; the gene's real
+    Ensembl gene ID (NCBI gene2ensembl, smallest when several; genes sharing one are left out)
+    stands in for it. ``preferred_name`` is the gene's NCBI symbol of 2022 (the STRING v12 era).
+    Only the genes of the shared STRING table are listed.
+    """
+    net = pl.read_csv(
+        data / "string_v12/string_v12_human_entrez_no_textmining.tsv.gz",
+        separator="\t",
+        columns=["entrez_1", "entrez_2"],
+    )
+    in_string = pl.concat([net["entrez_1"], net["entrez_2"]]).unique().cast(pl.String)
+    ens = (
+        pl.read_csv(
+            data / "ncbi_2022-09-12/gene2ensembl_human.gz",
+            separator="\t",
+            quote_char=None,
+            infer_schema=False,
+        )
+        .group_by("GeneID")
+        .agg(pl.col("Ensembl_gene_identifier").min().alias("ensembl"))
+        .filter(~pl.col("ensembl").is_duplicated())
+    )
+    sym = (
+        pl.read_csv(
+            data / "ncbi_2022-09-12/gene_type_human.gz",
+            separator="\t",
+            quote_char=None,
+            infer_schema=False,
+        )
+        .group_by("GeneID")
+        .agg(pl.col("Symbol").first())
+    )
+    return (
+        ens.join(sym, on="GeneID", how="inner")
+        .filter(pl.col("GeneID").is_in(in_string.implode()))
+        .select(
+            pl.col("GeneID").cast(pl.Int64).alias("entrez"),
+            ("9606." + pl.col("ensembl")).alias("protein"),
+            pl.col("Symbol").alias("preferred_name"),
+        )
+        .sort("entrez")
+    )
+
+
+def build_string_links_detailed(data: Path) -> bytes:
+    """``9606.protein.links.detailed.v12.0.txt.gz`` layout (space-separated, both directions)
+    from the real STRING v12 table of the shared folder (text mining already removed there).
+
+    Each detailed channel is its direct and transferred scores of the shared table combined by
+    STRING's rule (prior 0.041 removed, 1 - prod(1 - s), prior added back, x 1000, floored);
+    ``textmining`` is 0 because the shared copy has no text-mining channel, and
+    ``combined_score`` is the shared table's score (without text mining). Edges with a gene that
+    has no stand-in protein ID (see :func:`_string_proteins`) are left out.
+    """
+    df = pl.read_csv(data / "string_v12/string_v12_human_entrez_no_textmining.tsv.gz",
+                     separator="\t", quote_char=None)  # fmt: skip
+    prot = _string_proteins(data).select("entrez", "protein")
+    cols = []
+    for name, parts in _STRING_DETAILED.items():
+        prod = pl.lit(1.0)
+        for c in parts:
+            sc = ((pl.col(c) / 1000.0 - _STRING_PRIOR) / (1 - _STRING_PRIOR)).clip(lower_bound=0)
+            prod = prod * (1.0 - sc)
+        tot = 1.0 - prod
+        tot = tot + _STRING_PRIOR * (1.0 - tot)
+        # a channel with no evidence stays 0 (the prior alone is not a score)
+        val = pl.when(pl.sum_horizontal([pl.col(c) for c in parts]) == 0).then(0)
+        cols.append(val.otherwise((tot * 1000 + 1e-9).floor()).cast(pl.Int64).alias(name))
+    edges = (
+        df.with_columns(cols)
+        .join(prot.rename({"entrez": "entrez_1", "protein": "protein1"}), on="entrez_1")
+        .join(prot.rename({"entrez": "entrez_2", "protein": "protein2"}), on="entrez_2")
+    )
+    keep = [*_STRING_DETAILED, "textmining", "combined_score"]
+    edges = edges.with_columns(pl.lit(0).alias("textmining"))
+    both = pl.concat(
+        [
+            edges.select("protein1", "protein2", *keep),
+            edges.select(
+                pl.col("protein2").alias("protein1"), pl.col("protein1").alias("protein2"), *keep
+            ),
+        ]
+    ).sort("protein1", "protein2")
+    buf = io.BytesIO()
+    both.write_csv(buf, separator=" ", quote_style="never")
+    return gzip.compress(buf.getvalue(), compresslevel=6, mtime=0)
+
+
+def build_string_protein_info(data: Path) -> bytes:
+    """``9606.protein.info.v12.0.txt.gz`` layout: ``#string_protein_id``, ``preferred_name``,
+    ``protein_size``, ``annotation`` for the proteins of :func:`_string_proteins`. Protein size
+    and annotation are not available offline and are served empty."""
+    prot = _string_proteins(data).sort("protein")
+    lines = ["#string_protein_id\tpreferred_name\tprotein_size\tannotation"]
+    lines += [f"{p}\t{n}\t\t" for p, n in prot.select("protein", "preferred_name").iter_rows()]
+    return gzip.compress(("\n".join(lines) + "\n").encode(), compresslevel=6, mtime=0)
+
+
+HPA_CURRENT_COLUMNS = ("Gene", "Gene name", "Reliability", "Main location", "Additional location",
+                       "Extracellular location", "Enhanced", "Supported", "Approved", "Uncertain",
+                       "Single-cell variation intensity", "Single-cell variation spatial",
+                       "Cell cycle dependency", "GO id")  # fmt: skip
+
+
+def build_hpa_subcellular_current(data: Path) -> bytes:
+    """``subcellular_location.tsv`` in the current HPA layout (with the cilia categories) from the
+    real HPA v25.1 rows of the shared folder's cilia-atlas file: the 1,237 genes HPA v25.1 places
+    at a cilium compartment or the centrosome / centriolar satellites.
+
+    Gene, name, gene-level reliability (``Reliability (IF)``), main and additional locations are
+    HPA's; all of a gene's locations are listed under its reliability column (the file gives only
+    the gene-level reliability). ``Extracellular location``, the single-cell variation and cell
+    cycle columns and ``GO id`` are not in that file and are served empty. Genes outside this
+    file are absent, as they are (unknown) in the shared data.
+    """
+    df = pl.read_csv(data / "hpa_v25_cilia/ciliary_proteins_hpa_v25.1.csv.gz",
+                     infer_schema=False)  # fmt: skip
+    rows = ["\t".join(HPA_CURRENT_COLUMNS)]
+
+    def semi(v: str | None) -> str:
+        return ";".join(x.strip() for x in (v or "").split(";") if x.strip())
+
+    for r in df.sort("Ensembl").iter_rows(named=True):
+        level = r["Reliability (IF)"] or ""
+        locs = semi(r["Subcellular location"])
+        cells = {c: "" for c in HPA_CURRENT_COLUMNS}
+        cells.update(
+            {
+                "Gene": r["Ensembl"],
+                "Gene name": r["Gene"],
+                "Reliability": level,
+                "Main location": semi(r["Subcellular main location"]),
+                "Additional location": semi(r["Subcellular additional location"]),
+            }
+        )
+        if level in ("Enhanced", "Supported", "Approved", "Uncertain"):
+            cells[level] = locs
+        rows.append("\t".join(cells[c] for c in HPA_CURRENT_COLUMNS))
+    return ("\n".join(rows) + "\n").encode()
+
+
 # path -> (builder(data_dir) -> bytes, content type)
 def default_routes() -> dict[str, tuple[Callable[[Path], bytes], str]]:
     def raw(rel: str) -> Callable[[Path], bytes]:
@@ -177,8 +340,26 @@ def default_routes() -> dict[str, tuple[Callable[[Path], bytes], str]]:
             txt,
         ),
         "/download/tsv/subcellular_location.tsv.zip": (
+            lambda d: _zip_one("subcellular_location.tsv", build_hpa_subcellular_current(d)),
+            "application/zip",
+        ),
+        "/download/tsv/v17/subcellular_location.tsv.zip": (
             lambda d: _zip_one(
                 "subcellular_location.tsv", _gunzip(d / "hpa/subcellular_location_v17.tsv.gz")
+            ),
+            "application/zip",
+        ),
+        "/download/protein.links.detailed.v12.0/9606.protein.links.detailed.v12.0.txt.gz": (
+            build_string_links_detailed,
+            gz,
+        ),
+        "/download/protein.info.v12.0/9606.protein.info.v12.0.txt.gz": (
+            build_string_protein_info,
+            gz,
+        ),
+        "/download/current/ReactomePathways.gmt.zip": (
+            lambda d: _zip_one(
+                "ReactomePathways.gmt", _gunzip(d / "reactome_2021/ReactomePathways.gmt.gz")
             ),
             "application/zip",
         ),
@@ -201,6 +382,9 @@ SOURCE_PATHS = {
     "mgi_mp": "/downloads/reports/VOC_MammalianPhenotype.rpt",
     "hpa_subcellular": "/download/tsv/subcellular_location.tsv.zip",
     "hgnc": "/hgnc/tsv/tsv/hgnc_complete_set.txt",
+    "string_links": "/download/protein.links.detailed.v12.0/9606.protein.links.detailed.v12.0.txt.gz",
+    "string_info": "/download/protein.info.v12.0/9606.protein.info.v12.0.txt.gz",
+    "reactome_gmt": "/download/current/ReactomePathways.gmt.zip",
 }
 
 ESEARCH_PATH = "/entrez/eutils/esearch.fcgi"
@@ -402,6 +586,7 @@ class LiveServer:
         self.esearch_rate_limit: float | None = None  # emulate NCBI's 429 above this rate
         self._recent: list[float] = []
         self.httpd: ThreadingHTTPServer | None = None
+        self.paused = threading.Event()  # set while a ``pause`` fault holds a body half-sent
 
     # -- lifecycle ---------------------------------------------------------------------------
     def __enter__(self) -> LiveServer:
@@ -617,6 +802,8 @@ class LiveServer:
                 status = self._send(h, 200, cut, ctype, headers, declared_length=len(body))
                 h.close_connection = True
                 return status
+            if fault.kind == "pause":
+                return self._send_paused(h, body, ctype, headers, fault.stall_s)
             if fault.kind == "truncate_gzip":
                 body = body[: max(1, len(body) * 2 // 3)]
             if fault.kind == "missing_column":
@@ -626,6 +813,32 @@ class LiveServer:
                         self._cache[ck] = _rename_column(body, fault.column or "")
                 body = self._cache[ck]
         return self._send(h, 200, body, ctype, headers)
+
+    def _send_paused(
+        self,
+        h: BaseHTTPRequestHandler,
+        body: bytes,
+        ctype: str,
+        headers: dict[str, str],
+        pause_s: float,
+    ) -> int:
+        half = max(1, len(body) // 2)
+        try:
+            h.send_response(200)
+            h.send_header("Content-Type", ctype)
+            h.send_header("Content-Length", str(len(body)))
+            for k, v in headers.items():
+                h.send_header(k, v)
+            h.end_headers()
+            h.wfile.write(body[:half])
+            h.wfile.flush()
+            self.paused.set()
+            time.sleep(pause_s)
+            h.wfile.write(body[half:])
+            h.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            h.close_connection = True
+        return 200
 
     def _esearch_response(self, h: BaseHTTPRequestHandler, query: str, short: bool = False) -> int:
         params = parse_qs(query)

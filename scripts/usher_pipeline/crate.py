@@ -232,6 +232,8 @@ def build_crate(
                 props[SHA256_TERM] = s["sha256"]
             if s.get("retrieved_at"):
                 props["dateModified"] = s["retrieved_at"]
+            if s.get("note"):  # e.g. "snapshot only (release ...)" in a live run
+                props["description"] = s["note"]
             source_entities[key] = add(f"#source/{s.get('name')}/{s.get('release')}", props)
 
     # --- tools, steps, jobs

@@ -42,7 +42,25 @@ def reproducibility_markdown(
     pipeline_version: str,
     config_hash: str,
 ) -> str:
-    """Markdown that lets a reader trace every number of the run back to a data release."""
+    """Markdown that lets a reader trace every number of the run back to a data release.
+
+    In live mode the snapshot table gets a column saying, per file, whether the live run read it
+    (``snapshot only (release ...)``) or not (a live source replaced it, or nothing reads it).
+    """
+    header = ["key", "source", "release", "upstream URL", "sha256 (first 16)", "license"]
+    live_use = None
+    if config.get("mode") == "live":
+        from .sources import snapshot_only_note, snapshot_only_sources
+
+        header.append("in this live run")
+        disabled = (config.get("live") or {}).get("disabled_sources") or []
+        why = snapshot_only_sources(config["snapshot_dir"], disabled)
+        live_use = {
+            e["key"]: snapshot_only_note(e["release"], why[e["key"]])
+            if e["key"] in why
+            else "not read (live source or unused)"
+            for e in verified["verified"]
+        }
     parts = [
         "# usher-pipeline reproducibility report",
         "",
@@ -53,7 +71,7 @@ def reproducibility_markdown(
         "## Source releases",
         "",
         _table(
-            ["key", "source", "release", "upstream URL", "sha256 (first 16)", "license"],
+            header,
             [
                 [
                     e["key"],
@@ -62,6 +80,7 @@ def reproducibility_markdown(
                     e["upstream_url"],
                     e["sha256"][:16],
                     e["license"],
+                    *([live_use[e["key"]]] if live_use is not None else []),
                 ]  # fmt: skip
                 for e in verified["verified"]
             ],

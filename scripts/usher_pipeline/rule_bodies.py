@@ -15,7 +15,13 @@ from .persistence import RuleRun
 from .persistence._common import atomic_write_text, sha256_file
 from .scoring import SCORED_LAYERS, summarize_evidence
 from .snapshot import verify_snapshot
-from .sources import LIVE_REPLACEMENTS, USER_GENE_LIST_INPUT, snapshot_paths
+from .sources import (
+    LIVE_REPLACEMENTS,
+    USER_GENE_LIST_INPUT,
+    snapshot_only_note,
+    snapshot_only_sources,
+    snapshot_paths,
+)
 from .summary import GATES
 
 # Raw list columns kept only in the layer tables, not repeated in gene_evidence.parquet.
@@ -28,22 +34,36 @@ def _write_json(run: RuleRun, data: Any, path: str) -> None:
     run.register_output(path)
 
 
+def _live_snapshot_reasons(config: dict[str, Any]) -> dict[str, str] | None:
+    """In live mode: snapshot key -> why a live run reads it (see ``snapshot_only_sources``);
+    None in snapshot mode."""
+    if config.get("mode") != "live":
+        return None
+    disabled = (config.get("live") or {}).get("disabled_sources") or []
+    return snapshot_only_sources(config["snapshot_dir"], disabled)
+
+
 def _add_snapshot_sources(run: RuleRun, keys: list[str]) -> None:
-    """Record the snapshot manifest entries of the given source keys in the provenance."""
+    """Record the snapshot manifest entries of the given source keys in the provenance. In live
+    mode each is marked ``snapshot only (release ...)`` (or the disabled live source it stands
+    in for), and a key the live run does not read from the snapshot is not recorded."""
     snap_dir = run.config["snapshot_dir"]
     from .snapshot import load_manifest
 
+    live = _live_snapshot_reasons(run.config)
     by_key = {e["key"]: e for e in load_manifest(snap_dir)["files"]}
     for key in keys:
         entry = by_key.get(key)
-        if entry:
-            run.add_source(
-                entry["source"],
-                entry["release"],
-                entry["upstream_url"],
-                path=str(Path(snap_dir) / entry["path"]),
-                sha256=entry["sha256"],
-            )
+        if not entry or (live is not None and key not in live):
+            continue
+        run.add_source(
+            entry["source"],
+            entry["release"],
+            entry["upstream_url"],
+            path=str(Path(snap_dir) / entry["path"]),
+            sha256=entry["sha256"],
+            note=None if live is None else snapshot_only_note(entry["release"], live[key]),
+        )
 
 
 def _record_inputs_sources(run: RuleRun, named_inputs: dict[str, str]) -> None:
@@ -236,6 +256,21 @@ def compute_layer_rule(snakemake: Any) -> None:
         run.write_parquet(table, snakemake.output.table, table_name=f"layer_{layer}",
                           sort_by="gene_id", description=f"evidence layer {layer}")  # fmt: skip
         _write_json(run, {"layer": layer, **stats}, snakemake.output.stats)
+
+
+def live_string_network_rule(snakemake: Any) -> None:
+    """Live STRING links + protein info + NCBI gene_info -> the pruned GeneID network in the
+    snapshot's layout (:mod:`usher_pipeline.live.string`)."""
+    from .live.string import build_string_network
+    from .parsers.ncbi import read_gene_info
+
+    with RuleRun(snakemake) as run:
+        genes = read_gene_info(snakemake.input.gene_info)
+        net, stats = build_string_network(
+            snakemake.input.links, snakemake.input.info, genes, snakemake.params.pruning
+        )
+        run.record_step("build STRING network (text mining dropped, pruned)", stats)
+        run.write_tsv(net, snakemake.output[0])
 
 
 def integrate_rule(snakemake: Any) -> None:

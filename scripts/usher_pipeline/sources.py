@@ -10,9 +10,11 @@ from typing import Any
 from .snapshot import load_manifest
 
 # Source keys each workflow step reads. In live mode, keys listed in LIVE_REPLACEMENTS are fetched
-# instead of read from the snapshot; keys in SNAPSHOT_ONLY come from the snapshot in both modes
-# (curated gene sets, and tables without a live equivalent); SNAPSHOT_ONLY_OFFLINE are dropped in
-# live mode because a live source supersedes them.
+# instead of read from the snapshot, keys in LIVE_DERIVED are built from fetched files, keys in
+# SUPERSEDED_IN_LIVE are dropped because a live source supersedes them; every other key comes from
+# the snapshot in both modes and is reported as "snapshot only (release ...)" in live mode (the
+# dry-run plan and the provenance): curated gene sets and tables without a live upstream. A new
+# snapshot-only source therefore needs nothing beyond its entry here and in the manifest.
 STEP_SOURCES: dict[str, tuple[str, ...]] = {
     "universe": ("gene_info", "mane", "hgnc", "gene_type"),
     "gene_sets": ("usher_genes", "scgs_v2", "scgs_v1", "housekeeping", "ciliacarta_negative"),
@@ -64,6 +66,12 @@ LIVE_REPLACEMENTS = {
     "hpo_g2p": "hpo_g2p",
     "mgi_hmd": "mgi_hmd",
     "hpa_subcellular": "hpa_subcellular",
+    "reactome_gmt": "reactome_gmt",
+}
+# Snapshot key -> (path under results_dir, live sources it is built from) for live tables that
+# a live rule derives from fetched files into the snapshot's layout (read by the same parser).
+LIVE_DERIVED: dict[str, tuple[str, tuple[str, ...]]] = {
+    "string_network": ("live/string_network.tsv", ("string_links", "string_info", "gene_info")),
 }
 # Snapshot-only tables that a live source supersedes (not read in live mode unless that live
 # source is disabled, in which case the snapshot table is used instead).
@@ -111,6 +119,8 @@ def step_inputs(
         if mode == "live" and key in LIVE_REPLACEMENTS:
             live_key = LIVE_REPLACEMENTS[key]
             out[live_key] = f"{results_dir}/live/raw/{live_key}"
+        elif mode == "live" and key in LIVE_DERIVED:
+            out[key] = f"{results_dir}/{LIVE_DERIVED[key][0]}"
         elif mode == "live" and key in SUPERSEDED_IN_LIVE and SUPERSEDED_IN_LIVE[key] not in off:
             continue
         else:
@@ -120,6 +130,40 @@ def step_inputs(
             if key not in off:
                 out[key] = f"{results_dir}/live/raw/{key}"
     return out
+
+
+def live_raw_keys(path: str, results_dir: str) -> list[str]:
+    """The fetched live sources (keys of ``results/live/raw/``) a live-mode input path stands
+    for: itself, or the sources a LIVE_DERIVED table is built from."""
+    raw = f"{results_dir}/live/raw/"
+    if path.startswith(raw):
+        return [path[len(raw) :]]
+    for rel, keys in LIVE_DERIVED.values():
+        if path == f"{results_dir}/{rel}":
+            return list(keys)
+    return []
+
+
+def snapshot_only_sources(snapshot_dir: str | Path, disabled: Iterable[str] = ()) -> dict[str, str]:
+    """Snapshot keys a live-mode run still reads from the snapshot -> why: ``snapshot only`` (no
+    live upstream) or ``snapshot (live source <key> disabled)`` (a disabled live source's fallback).
+    Derived from STEP_SOURCES and the live tables above, so it needs no list of its own."""
+    off = set(disabled)
+    snap = snapshot_paths(snapshot_dir)
+    out: dict[str, str] = {}
+    for step in STEP_SOURCES:
+        for key, path in step_inputs(step, "live", snapshot_dir, "results", off).items():
+            if snap.get(key) == path and key not in out:
+                if key in SUPERSEDED_IN_LIVE:
+                    out[key] = f"snapshot (live source {SUPERSEDED_IN_LIVE[key]} disabled)"
+                else:
+                    out[key] = "snapshot only"
+    return out
+
+
+def snapshot_only_note(release: str, why: str = "snapshot only") -> str:
+    """The note a live run records for a snapshot source: ``snapshot only (release ...)``."""
+    return f"{why} (release {release})"
 
 
 # Config sections whose entries name a gene list (role -> manifest key or file), and the prefix of

@@ -8,6 +8,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
 from usher_pipeline.sources import (
     LAYER_UNIVERSE_INPUTS,
+    LIVE_DERIVED,
     snapshot_paths,
     step_inputs,
     user_gene_list_inputs,
@@ -96,6 +97,10 @@ def final_outputs():
 
 # Live-mode helpers (used by workflow/rules/live.smk).
 from usher_pipeline.live.fetch import literature_settings, pubmed_contexts
+from usher_pipeline.live.string import (
+    FETCHER_VERSION as LIVE_STRING_VERSION,
+    pruning_settings as live_string_pruning,
+)
 from usher_pipeline.live.sources import (
     API_RESOURCES as LIVE_API_RESOURCES,
     SOURCES as LIVE_SOURCES,

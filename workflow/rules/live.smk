@@ -75,3 +75,25 @@ rule live_uniprot:
         release=_live_item_release("uniprot"),
     script:
         "../../scripts/fetch_uniprot.py"
+
+
+# The live STRING network in the snapshot's layout (text mining dropped, live.string_pruning),
+# built from fetched files only: a compute job, not a localrule.
+rule build_string_network:
+    input:
+        links=f"{LIVE_DIR}/raw/string_links",
+        info=f"{LIVE_DIR}/raw/string_info",
+        gene_info=f"{LIVE_DIR}/raw/gene_info",
+    output:
+        f"{RESULTS}/{LIVE_DERIVED['string_network'][0]}",
+    log:
+        f"{LIVE_LOGS}/build_string_network.log",
+    benchmark:
+        f"{BENCH}/build_string_network.tsv"
+    conda:
+        ENV
+    params:
+        pruning=live_string_pruning(config),
+        version=LIVE_STRING_VERSION,
+    script:
+        "../../scripts/build_live_string.py"

@@ -225,5 +225,11 @@ def localization_layer(
         "genes_with_hpa_ciliary_location": int(out["hpa_location_confidence"].is_not_null().sum()),
         "genes_with_hpa_cilia_flag": int(out["hpa_cilia_flag"].fill_null(False).sum()),
         "genes_hpa_superseded_by_v25": int(out["hpa_superseded_by_v25"].sum()),
+        # per configured HPA location: universe genes HPA places there (0 for the cilium
+        # compartments in releases before HPA added them, e.g. the snapshot's v17)
+        "genes_per_hpa_location": {
+            loc: int(out["hpa_ciliary_locations"].list.contains(loc).fill_null(False).sum())
+            for loc in weights["hpa_locations"]
+        },
     }
     return out.drop("ncbi_gene_id", "ensembl_gene", "symbol"), stats

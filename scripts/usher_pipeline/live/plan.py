@@ -1,6 +1,9 @@
 """What a live run will download or request, before it starts (no network access).
 
-For every live source: whole files (one request each; size from the registry's typical size,
+Every source the run reads is listed: each live source with its URL, each table still read from
+the snapshot as ``snapshot only (release ...)`` (sources without a live upstream; which ones is
+derived from the step registry, :func:`usher_pipeline.sources.snapshot_only_sources`). For every
+live source: whole files (one request each; size from the registry's typical size,
 ``SourceSpec.approx_mb``, a rough figure) and the item-wise pulls (request counts from their
 formulas and the config), minus what the state database already holds: a fetch checkpoint whose
 file still matches its sha256, the saved date slices of the bulk PubMed pull, the saved batches of
@@ -21,7 +24,15 @@ from urllib.parse import urlsplit
 import polars as pl
 
 from ..persistence import FetchCache, PipelineStore
-from ..sources import OPTIONAL_LIVE_SOURCES, STEP_SOURCES, step_inputs
+from ..snapshot import load_manifest
+from ..sources import (
+    OPTIONAL_LIVE_SOURCES,
+    STEP_SOURCES,
+    live_raw_keys,
+    snapshot_only_note,
+    snapshot_only_sources,
+    step_inputs,
+)
 from .fetch import (
     bulk_request,
     literature_settings,
@@ -61,6 +72,8 @@ class PlanRow:
     todo_mb: float | None
     done: str
     note: str = ""
+    # the live URL, or "snapshot only (release ...)" for a table read from the snapshot
+    origin: str = ""
 
     def seconds(self, settings: HttpSettings) -> float:
         rate = _rate(settings, self.host)
@@ -106,15 +119,26 @@ def fetched_sources(config: Mapping[str, Any]) -> list[str]:
     """Keys of the whole-file live sources the workflow's steps read (in SOURCES order)."""
     results = str(config.get("results_dir") or "results")
     disabled = list(live_config(config).get("disabled_sources") or [])
-    raw = f"{results}/live/raw/"
     keys: set[str] = set()
     for step in STEP_SOURCES:
         for path in step_inputs(
             step, "live", str(config.get("snapshot_dir")), results, disabled
         ).values():
-            if path.startswith(raw):
-                keys.add(path[len(raw) :])
+            keys.update(live_raw_keys(path, results))
     return [k for k in SOURCES if k in keys]
+
+
+def snapshot_rows(config: Mapping[str, Any]) -> list[PlanRow]:
+    """One row per table a live run still reads from the snapshot (manifest order)."""
+    snap_dir = str(config.get("snapshot_dir"))
+    disabled = list(live_config(config).get("disabled_sources") or [])
+    why = snapshot_only_sources(snap_dir, disabled)
+    rows = []
+    for entry in load_manifest(snap_dir)["files"]:
+        if entry["key"] in why:
+            origin = snapshot_only_note(entry["release"], why[entry["key"]])
+            rows.append(PlanRow(entry["key"], "snapshot", "", 0, None, "-", "", origin))
+    return rows
 
 
 def live_plan(config: Mapping[str, Any]) -> list[PlanRow]:
@@ -133,16 +157,15 @@ def live_plan(config: Mapping[str, Any]) -> list[PlanRow]:
             else None
         )
         if hit is not None:
-            rows.append(
-                PlanRow(key, "file", _host(url), 0, 0.0, f"checkpointed ({hit.size / 1e6:.1f} MB)")
-            )
+            done = f"checkpointed ({hit.size / 1e6:.1f} MB)"
+            rows.append(PlanRow(key, "file", _host(url), 0, 0.0, done, origin=url))
         else:
-            rows.append(PlanRow(key, "file", _host(url), 1, spec.approx_mb, "-"))
+            rows.append(PlanRow(key, "file", _host(url), 1, spec.approx_mb, "-", origin=url))
     if "pubmed" not in disabled:
         rows.append(_pubmed_row(config, cache))
     if "uniprot" not in disabled:
         rows.append(_uniprot_row(config, cache))
-    return rows
+    return rows + snapshot_rows(config)
 
 
 def _pubmed_row(config: Mapping[str, Any], cache: FetchCache | None) -> PlanRow:
@@ -170,6 +193,7 @@ def _pubmed_row(config: Mapping[str, Any], cache: FetchCache | None) -> PlanRow:
             None,
             f"{done:,} of {genes:,} genes",
             f"{genes:,} genes ({where}) x (1 + {len(contexts)} contexts)",
+            f"{eutils_base(config)}/esearch.fcgi",
         )
     expected = int(
         (live_config(config).get("literature") or {}).get("expected_records")
@@ -208,6 +232,7 @@ def _pubmed_row(config: Mapping[str, Any], cache: FetchCache | None) -> PlanRow:
         "; ".join(done_parts),
         f"{len(contexts)} contexts x ~{expected:,} records assumed, slices of <= {max_ids:,} IDs "
         f"(+ gene2pubmed, listed above)",
+        f"{eutils_base(config)}/esearch.fcgi",
     )
 
 
@@ -236,6 +261,7 @@ def _uniprot_row(config: Mapping[str, Any], cache: FetchCache | None) -> PlanRow
         None,
         f"{done} of ~{pages} pages",
         f"~{UNIPROT_REVIEWED_HUMAN:,} reviewed entries / {page} per page",
+        f"{uniprot_base(config)}/uniprotkb/search",
     )
 
 
@@ -247,11 +273,18 @@ def format_plan(rows: list[PlanRow], config: Mapping[str, Any]) -> str:
         "File sizes are the registry's rough typical sizes; request counts follow each pull's",
         "formula; time = requests / (per-host limit x rate_safety), downloads' transfer excluded.",
         "",
-        f"{'source':<20} {'to fetch':>16} {'time at limit':>14}  {'already checkpointed':<30} note",
+        "Every source is listed with its live URL, or as 'snapshot only (release ...)' when the",
+        "run reads it from the embedded snapshot (no live upstream).",
+        "",
+        f"{'source':<20} {'to fetch':>16} {'time at limit':>14}  {'already checkpointed':<30} "
+        "live URL / snapshot  [note]",
     ]
     per_host: dict[str, tuple[int, float]] = {}
     total_mb = 0.0
     for r in rows:
+        if r.kind == "snapshot":
+            lines.append(f"{r.source:<20} {'-':>16} {'-':>14}  {'-':<30} {r.origin}")
+            continue
         if r.kind == "file":
             what = "-" if r.todo_requests == 0 else f"~{r.todo_mb or 0:,.0f} MB"
             total_mb += (r.todo_mb or 0) if r.todo_requests else 0
@@ -261,7 +294,10 @@ def format_plan(rows: list[PlanRow], config: Mapping[str, Any]) -> str:
         n, s = per_host.get(r.host, (0, 0.0))
         per_host[r.host] = (n + r.todo_requests, s + secs)
         when = _dur(secs) if r.kind == "requests" else "-"
-        lines.append(f"{r.source:<20} {what:>16} {when:>14}  {r.done:<30} {r.note}".rstrip())
+        note = f"  [{r.note}]" if r.note else ""
+        lines.append(
+            f"{r.source:<20} {what:>16} {when:>14}  {r.done:<30} {r.origin}{note}".rstrip()
+        )
     lines.append("")
     lines.append(f"downloads to transfer: ~{total_mb:,.0f} MB")
     for host, (n, s) in sorted(per_host.items()):

@@ -17,11 +17,12 @@ from typing import Any, Literal
 
 from .constraint import REQUIRED as GNOMAD_REQUIRED
 
-Layout = Literal["tsv", "gct", "obo", "signature"]
+Layout = Literal["tsv", "ssv", "gct", "obo", "signature"]
 
 NCBI_FTP = "https://ftp.ncbi.nlm.nih.gov"
 EUTILS_BASE = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils"
 UNIPROT_BASE = "https://rest.uniprot.org"
+STRING_DOWNLOADS = "https://stringdb-downloads.org/download"
 UNIPROT_QUERY = "organism_id:9606 AND reviewed:true"
 UNIPROT_FIELDS = "accession,gene_names,length,ft_coiled,ft_transmem,xref_pfam,xref_interpro"
 DEFAULT_MANE_RELEASE = "1.4"
@@ -159,6 +160,43 @@ SOURCES: dict[str, SourceSpec] = {
             "tsv",
             "Human Protein Atlas subcellular locations (current releases have cilia categories)",
             ("Gene", "Gene name", "Reliability", "GO id"),
+            compression="zip",
+            approx_mb=1,
+        ),
+        SourceSpec(
+            "string_links",
+            f"{STRING_DOWNLOADS}/protein.links.detailed.v12.0/9606.protein.links.detailed.v12.0.txt.gz",
+            "ssv",
+            "STRING human protein links, detailed channel scores (text mining dropped when the "
+            "network is built; live.string_pruning)",
+            (
+                "protein1",
+                "protein2",
+                "neighborhood",
+                "fusion",
+                "cooccurence",
+                "coexpression",
+                "experimental",
+                "database",
+            ),
+            compression="gzip",
+            approx_mb=130,
+        ),
+        SourceSpec(
+            "string_info",
+            f"{STRING_DOWNLOADS}/protein.info.v12.0/9606.protein.info.v12.0.txt.gz",
+            "tsv",
+            "STRING human protein info (preferred name: protein -> gene mapping)",
+            ("string_protein_id", "preferred_name"),
+            compression="gzip",
+            approx_mb=2,
+        ),
+        SourceSpec(
+            "reactome_gmt",
+            "https://reactome.org/download/current/ReactomePathways.gmt.zip",
+            "signature",
+            "Reactome pathways, gene symbols (GMT: name, stable ID, genes)",
+            signature=r"^[^\t]+\tR-[A-Z]{3}-\d+\t",
             compression="zip",
             approx_mb=1,
         ),

@@ -6,8 +6,8 @@ Each check raises :class:`~usher_pipeline.errors.SourceFormatError` naming the s
 * Compression integrity: a gzip file is decompressed to the end (a truncated member raises
   ``EOFError``, a corrupt one a CRC error); a zip file's central directory and member CRCs are
   checked.
-* Layout: the header line must hold the source's required columns (schema drift: a renamed
-  column in a new release), or, for header-less ``.obo`` / ``.rpt`` files, the first data lines
+* Layout: the header line (tab-separated; space-separated for STRING's ``ssv`` files) must hold
+  the source's required columns (schema drift: a renamed column in a new release), or, for header-less ``.obo`` / ``.rpt`` files, the first data lines
   must match the source's signature.
 """
 
@@ -139,6 +139,9 @@ def validate_file(spec: SourceSpec, path: str | Path, url: str) -> list[str]:
         columns: list[str] = []
         if spec.layout == "tsv":
             columns = read_header(_chain(first, lines), spec, url)
+            check_columns(columns, spec, url)
+        elif spec.layout == "ssv":
+            columns = first.split()
             check_columns(columns, spec, url)
         elif spec.layout == "gct":
             columns = _gct_header(_chain(first, lines), spec, url)

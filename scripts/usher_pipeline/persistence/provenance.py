@@ -158,21 +158,24 @@ class ProvenanceTracker:
         retrieved_at: str | None = None,
         validators: Mapping[str, Any] | None = None,
         sha256: str | None = None,
+        note: str | None = None,
     ) -> None:
-        """A data source release. ``validators``: HTTP ETag / Last-Modified of a live fetch."""
+        """A data source release. ``validators``: HTTP ETag / Last-Modified of a live fetch;
+        ``note``: e.g. ``snapshot only (release ...)`` for a snapshot table a live run used."""
         if sha256 is None and path is not None and Path(path).is_file():
             sha256 = sha256_file(path)
-        self.sources.append(
-            {
-                "name": str(name),
-                "release": str(release),
-                "url": str(url),
-                "path": None if path is None else str(path),
-                "retrieved_at": retrieved_at,
-                "validators": {str(k): v for k, v in (validators or {}).items()},
-                "sha256": sha256,
-            }
-        )
+        entry = {
+            "name": str(name),
+            "release": str(release),
+            "url": str(url),
+            "path": None if path is None else str(path),
+            "retrieved_at": retrieved_at,
+            "validators": {str(k): v for k, v in (validators or {}).items()},
+            "sha256": sha256,
+        }
+        if note:
+            entry["note"] = str(note)
+        self.sources.append(entry)
 
     def inherit_sources(self, input_path: str | os.PathLike[str]) -> int:
         """Add the data sources recorded in the sidecar of ``input_path`` (an output of an

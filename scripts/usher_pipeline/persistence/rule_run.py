@@ -216,8 +216,9 @@ class RuleRun:
         retrieved_at: str | None = None,
         validators: Mapping[str, Any] | None = None,
         sha256: str | None = None,
+        note: str | None = None,
     ) -> None:
-        self.tracker.add_source(name, release, url, path, retrieved_at, validators, sha256)
+        self.tracker.add_source(name, release, url, path, retrieved_at, validators, sha256, note)
 
     def write_parquet(
         self,
