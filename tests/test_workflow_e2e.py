@@ -263,6 +263,16 @@ def test_explain_prints_evidence_and_names_unknown_symbol(capsys):
     main(["explain", "NOTAGENE42", "--results", str(run.results)])
     err = capsys.readouterr().err
     assert "NOTAGENE42" in err
+    # both views, the sensory evidence and the retina / inner-ear evidence in words
+    for symbol in ("USH2A", "CEP290", "PCDH15"):
+        assert main(["explain", symbol, "--results", str(run.results)]) == 0
+        out = capsys.readouterr().out
+        assert "  Cilia view: is this gene ciliary?" in out, out
+        assert "  Usher view (sensory cilia): could it cause Usher-like deaf-blindness" in out, out
+        assert "inner-ear hair-cell enrichment (mouse, Scheffer 2015):" in out, out
+        assert "rod photoreceptors:" in out and "cone photoreceptors:" in out, out
+        assert "Inner-ear hair cells (Scheffer 2015): sub-score" in out, out
+        assert "hair cells vs surrounding cells" in out, out
 
 
 def test_subset_genes_score_as_with_the_whole_universe_model():

@@ -582,8 +582,8 @@ def format_views(info: Mapping[str, Any]) -> list[str]:
         lines += [_view_line(v, info.get("n_genes")) for v in views.values()]
     usher = info.get("usher_evidence")
     if usher:
-        lines += ["", "Usher view: sensory evidence (log-odds added to the cilia view's; "
-                      "unknown = no data):"]  # fmt: skip
+        lines += ["", "Usher view = cilia score x P(Usher-like | ciliary); sensory evidence "
+                      "(log-odds of P(Usher-like | ciliary); unknown = no data):"]  # fmt: skip
         width = max((len(f["words"]) for f in usher["features"]), default=0)
         for f in usher["features"]:
             value = "unknown" if f["contrib"] is None else f"{f['contrib']:+.3f}"

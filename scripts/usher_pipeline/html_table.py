@@ -177,7 +177,7 @@ _SCRIPT = r"""
         (c === null ? ' null">unknown' : '">' + signed(c)) + '</td></tr>';
     });
     var tot = r[F.usher_sensory_logodds];
-    rows.push('<tr><td>all sensory evidence (added to the cilia view\'s log-odds)</td><td class="num' +
+    rows.push('<tr><td>all sensory evidence (log-odds of P(Usher-like | ciliary))</td><td class="num' +
       (tot === null ? ' null">unknown' : '">' + signed(tot)) + '</td></tr>');
     return '<table class="breakdown usher-breakdown"><thead><tr><th>Usher view: sensory feature</th>' +
       '<th>Log-odds</th></tr></thead><tbody>' + rows.join('') + '</tbody></table>';

@@ -1,16 +1,17 @@
 """The Usher view: "could this gene cause Usher-like deaf-blindness?" beside the cilia view's
 "is this gene ciliary?" (:mod:`usher_pipeline.views` names the columns).
 
-Design (README, "The Usher view"):
+Design (README, "The Usher view"): ``usher_score`` = P(ciliary) x P(Usher-like | ciliary).
 
-- **Start from the cilia view's log-odds**, without the layers whose sources the sensory features
-  below re-use (``scoring.usher.replaces_layers``: expression, mouse and human phenotypes, inner
-  ear), so no source counts twice.
-- **Add sensory-context evidence**, learned from the Usher genes (``known_genes.usher``) against
-  every other gene, with the cilia model's machinery (:func:`usher_pipeline.model.learned_scores`):
-  each feature enters as the log-likelihood ratio of its bin, a logistic model weighs them net of
-  the publication-count covariates, and each contribution is taken relative to background genes
-  of the same publication stratum. Features (NaN = unknown; an unknown feature contributes 0):
+- P(ciliary) is the cilia view's out-of-fold ``score``.
+- P(Usher-like | ciliary) (``usher_given_cilia``) is a second model built with the cilia model's
+  machinery (:func:`usher_pipeline.model.learned_scores`), fitted on the known genes only: the
+  Usher genes (``known_genes.usher``) against the other known cilia genes, so its evidence says how
+  much more Usher-like a gene is than a typical cilia gene. Each sensory feature enters as the
+  log-likelihood ratio of its bin, a logistic model weighs them net of the publication-count
+  covariates, and each contribution (``usher_contrib_<feature>``, log-odds of P(Usher-like |
+  ciliary)) is taken relative to known cilia genes of the same publication stratum. Features (NaN =
+  unknown; an unknown feature contributes 0):
 
   - ``photoreceptor``: rod/cone marker enrichment in the human retina atlas (expression layer);
   - ``hair_cell``: hair-cell vs surrounding-cell enrichment in the mouse inner ear (inner_ear

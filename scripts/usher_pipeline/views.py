@@ -3,10 +3,11 @@
 - The **cilia view** ("is this gene ciliary?"): ``score``, ``rank`` (candidates), ``rank_all``
   (every gene), ``tier``; contributions ``contrib_<layer>``.
 - The **Usher view** ("could it cause Usher-like deaf-blindness?": photoreceptor connecting
-  cilium / outer segment, inner-ear hair cell): ``usher_score``, ``usher_rank``,
-  ``usher_rank_all``, ``usher_tier``; the cilia view's log-odds plus the sensory-context evidence
-  ``usher_contrib_<feature>`` (log-odds, one per :data:`USHER_FEATURES` entry), summed in
-  ``usher_sensory_logodds``; ``usher_sensory_count`` counts the sensory features with evidence.
+  cilium / outer segment, inner-ear hair cell): ``usher_score`` = the cilia view's ``score`` x
+  ``usher_given_cilia`` (P(Usher-like | ciliary)), ``usher_rank``, ``usher_rank_all``,
+  ``usher_tier``; the sensory evidence ``usher_contrib_<feature>`` (log-odds of P(Usher-like |
+  ciliary), one per :data:`USHER_FEATURES` entry), summed in ``usher_sensory_logodds``;
+  ``usher_sensory_count`` counts the sensory features with evidence.
 
 Columns are the contract between the model (:mod:`usher_pipeline.usher_model`) and every reader
 (summary, start page, full table, ``explain``).
