@@ -73,9 +73,12 @@ def test_custom_known_gene_file_and_50_gene_subset_end_to_end() -> None:
     assert res.returncode == 0, e2e.describe(res)
     results = e2e.results_dir(work)
 
+    # the universe stays whole; the subset's 50 genes are the ones reported
     genes = pl.read_parquet(results / "universe/genes.parquet")
-    assert genes.height == 50
+    flags = pl.read_parquet(results / "universe/subset.parquet")
+    assert genes.height > 19000 and int(flags["in_subset"].sum()) == 50
     evidence = pl.read_parquet(results / "gene_evidence.parquet")
+    assert evidence.height == 50
     known = dict(evidence.select("symbol", "is_known").iter_rows())
     for symbol in CUSTOM_KNOWN:
         assert known[symbol] is True, symbol

@@ -55,8 +55,10 @@ def assemble_table(
                 f"layer table {path} has {part.height} rows ({part['gene_id'].n_unique()} genes) "
                 f"for {genes.height} universe genes"
             )
-        table = table.join(part, on="gene_id", how="left")
-    return table.join(pl.read_parquet(gene_sets_path), on="gene_id", how="left")
+        table = table.join(part, on="gene_id", how="left", maintain_order="left")
+    return table.join(
+        pl.read_parquet(gene_sets_path), on="gene_id", how="left", maintain_order="left"
+    )
 
 
 def graph_from_layer(network: pl.DataFrame) -> pl.DataFrame:

@@ -285,7 +285,9 @@ def integrate_rule(snakemake: Any) -> None:
             snakemake.input.gene_sets,
             {layer: snakemake.input[layer] for layer in LAYER_NAMES},
         )
-        table = table.join(pl.read_parquet(snakemake.input.subset), on="gene_id", how="left")
+        table = table.join(
+            pl.read_parquet(snakemake.input.subset), on="gene_id", how="left", maintain_order="left"
+        )
         n_universe = table.height
         scored, fitted = score_views(
             table, scoring, snakemake.params.folds, snakemake.params.layers
@@ -404,7 +406,7 @@ def validate_rule(snakemake: Any) -> None:
         for layer in SEEDED_LAYERS:
             raw = pl.read_parquet(snakemake.input[layer])
             keep = [c for c in raw.columns if c == "gene_id" or c not in ev.columns]
-            full = full.join(raw.select(keep), on="gene_id", how="left")
+            full = full.join(raw.select(keep), on="gene_id", how="left", maintain_order="left")
         fcfg = {"folds": v["folds"], "seed": v["seed"]}
         lparams = snakemake.params.layers
         n_boot = int(v.get("bootstrap_resamples", 2000))

@@ -190,7 +190,7 @@ def view_ranks(evidence: pl.DataFrame) -> pl.DataFrame:
     if "usher_score" in df.columns:
         parts.append(rank(cands, "usher_rank", "usher_score").select("gene_id", "usher_rank"))
     for part in parts:
-        df = df.join(part, on="gene_id", how="left")
+        df = df.join(part, on="gene_id", how="left", maintain_order="left")
     return df.sort("rank_all")
 
 
@@ -223,7 +223,7 @@ def score_views(
     cols, uweights = usher_view(
         scored, usher_ids, folds, usher_params(scoring), layer_params.get("network")
     )
-    scored = scored.join(cols, on="gene_id", how="left")
+    scored = scored.join(cols, on="gene_id", how="left", maintain_order="left")
     weights = None if fitted is None else pl.concat([fitted, uweights], how="vertical_relaxed")
     if "in_subset" in scored.columns:
         scored = scored.filter(pl.col("in_subset")).drop("in_subset")
