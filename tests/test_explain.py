@@ -412,7 +412,7 @@ def test_candidate_shows_both_views_sensory_features_and_retina(res_usher: Path)
             " retinal cells; expressed in 40% of cone cells") in text  # fmt: skip
     assert "  a marker of no other retinal cell type" in text
     # the sections come before the per-layer evidence, which still ends the text
-    assert text.index("views (rank") < text.index("Usher view: sensory") < text.index(
+    assert text.index("views (rank") < text.index("Usher view = cilia score x P(Usher-like | ciliary)") < text.index(
         "retina (human") < text.index("evidence layers (")  # fmt: skip
     assert text.rstrip().endswith("unknown layers: none")
 
