@@ -427,8 +427,9 @@ def candidates_html(
                 for v in views
             )  # fmt: skip
             + ". Switch the view above the table: the rank, tier, strongest evidence and the"
-            " order follow it; sort by either score by clicking its header. The Usher view adds"
-            " each gene's sensory evidence (log-odds) to the cilia view's.</p>\n"
+            " order follow it; sort by either score by clicking its header. Usher score = cilia"
+            " score &times; P(Usher-like | ciliary), the second learned from each gene's sensory"
+            " evidence (log-odds per feature in its breakdown).</p>\n"
             f'<p id="view-question">{html.escape(views[0]["title"])}: '
             f"{html.escape(views[0]['question'])}</p>\n"
         )
