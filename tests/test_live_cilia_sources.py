@@ -378,7 +378,8 @@ def test_localization_layer_scores_the_live_cilia_categories(fetched):
 
     live_paths = {k: v for k, v in cf.paths().items() if k != "hpa_cilia_flags"}
     live_paths["hpa_subcellular"] = str(fetched / "hpa_subcellular")
-    table, stats = steps.layer_step("localization", live_paths, cf.genes(), cf.config())
+    table, stats = steps.layer_step("localization", live_paths, cf.genes(), cf.config(),
+                                    context={"aliases": cf.aliases()})  # fmt: skip
     snap_stats = cf.layer_stats("localization")
     assert stats["genes_per_hpa_location"]["Primary cilium"] > 0
     assert snap_stats["genes_per_hpa_location"]["Primary cilium"] == 0  # v17 has no cilium
