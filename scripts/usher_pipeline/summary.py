@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -330,6 +331,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--top", type=int, default=10, help="candidates to list (default 10)")
     ap.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = ap.parse_args(list(argv) if argv is not None else None)
+    from .cli import missing_configfiles
+
+    missing = missing_configfiles(args.configfile)
+    if missing:
+        print(f"usher-pipeline summary: --configfile {missing[0]}: no such file", file=sys.stderr)
+        return 2
     config = load_config(args.configfile, None)
     results = Path(args.results or config.get("results_dir") or "results")
     if not results.is_absolute() and not args.results:
