@@ -22,6 +22,7 @@ from typing import Any
 import polars as pl
 import yaml
 
+from . import display
 from .errors import UsherPipelineError
 from .universe import ALIAS_PRIORITY, resolve_symbols
 
@@ -126,11 +127,11 @@ def layer_label(layer: str) -> str:
 
 
 def format_score(value: float | None) -> str:
-    return "unknown" if value is None else f"{value:.3f}"
+    return display.format_score(value, "unknown")
 
 
 def format_contrib(value: float | None) -> str:
-    return "—" if value is None else f"{value:+.3f}"
+    return display.format_contribution(value, "—")
 
 
 # ------------------------------------------------------------------------------ inputs

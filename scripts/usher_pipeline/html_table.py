@@ -22,6 +22,7 @@ from typing import Any
 
 import polars as pl
 
+from .display import round_score
 from .explain import LAYERS, layer_label
 from .summary import TIER_ORDER
 
@@ -69,7 +70,7 @@ _SCRIPT = r"""
 (function () {
   var D = JSON.parse(document.getElementById('candidates-data').textContent);
   var F = {}; D.fields.forEach(function (f, i) { F[f] = i; });
-  var NL = D.layers.length, S0 = D.fields.length, C0 = S0 + NL;
+  var NL = D.layers.length, S0 = D.fields.length, C0 = S0 + NL, M0 = C0 + NL;
   var evIdx = D.evidence_layers.map(function (l) { return D.layers.indexOf(l); });
   function esc(s) {
     return String(s).replace(/[&<>"']/g, function (c) {
@@ -77,7 +78,7 @@ _SCRIPT = r"""
     });
   }
   function fmt(v, d) { return v === null ? 'unknown' : v.toFixed(d); }
-  function hasEvidence(r, li) { var s = r[S0 + li]; return s !== null && s >= D.min_evidence_score; }
+  function hasEvidence(r, li) { return ((r[M0] >> li) & 1) === 1; }
   // display columns: [label, value getter, numeric?, cell renderer, tooltip]
   var cols = [
     ['Rank', function (r) { return r[F.rank]; }, true],
@@ -189,17 +190,20 @@ _SCRIPT = r"""
 """
 
 
-def _round(value: Any) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    return None if math.isnan(value) else round(value, 4)
-
-
 def _plain(value: Any) -> Any:
     if isinstance(value, float):
-        return _round(value)
+        return round_score(value)  # the one display rounding (usher_pipeline.display)
     return value
+
+
+def _evidence_mask(scores: Sequence[Any], min_score: float) -> int:
+    """Bit i set when layer i's full-precision sub-score counts as evidence (the layer filter
+    uses it, so rounding the shown sub-scores never changes which genes it keeps)."""
+    mask = 0
+    for i, value in enumerate(scores):
+        if value is not None and not math.isnan(value) and value >= min_score:
+            mask |= 1 << i
+    return mask
 
 
 def table_data(
@@ -212,7 +216,8 @@ def table_data(
     page_rows: int = PAGE_ROWS,
 ) -> dict[str, Any]:
     """The JSON the page embeds: every candidate (one array per gene: :data:`FIELDS`, then one
-    sub-score and one contribution per layer), and the raw evidence text of the first
+    sub-score and one contribution per layer, rounded by :mod:`usher_pipeline.display`, then the
+    evidence bit mask of the layers), and the raw evidence text of the first
     ``max_rows`` by rank (``breakdown``, gene_id → per-layer tuples)."""
     layers = [layer for layer in LAYERS if f"{layer}_score" in cands.columns]
     ev_layers = [
@@ -228,7 +233,12 @@ def table_data(
         else pl.lit(None, dtype=pl.Float64).alias(f"contrib_{layer}")
         for layer in layers
     ]  # fmt: skip
-    rows = [[_plain(v) for v in row] for row in ordered.select(select).iter_rows()]
+    n_fields = len(fields)
+    rows = [
+        [*(_plain(v) for v in row), _evidence_mask(row[n_fields : n_fields + len(layers)],
+                                                   min_evidence_score)]
+        for row in ordered.select(select).iter_rows()
+    ]  # fmt: skip
     raw: dict[str, list[str]] = {}
     if breakdown:
         shown = ordered.head(max_rows)["gene_id"].to_list()

@@ -16,6 +16,7 @@ import html
 from collections.abc import Sequence
 from pathlib import Path
 
+from .display import format_score
 from .html_table import tier_legend_html
 from .summary import TIER_ORDER, RunSummary, fmt_num, gate_outcome
 
@@ -120,7 +121,7 @@ def landing_html(summary: RunSummary, table_href: str = "candidates_table.html",
                 f"<td>{_e(rec['gene_id'])}</td>"
                 f'<td title="{_e(summary.tier_rules.get(tier, ""))}"><span class="tier {_e(tier)}">'
                 f"{_e(tier)}</span></td>"
-                f'<td class="num">{fmt_num(rec["score"])}</td>'
+                f'<td class="num">{format_score(rec["score"], "—")}</td>'
                 f'<td class="num">{_e(rec["evidence_count"])}</td>'
                 f"<td>{_e(', '.join(rec['strongest_layers']) or '—')}</td>"
                 f"<td>{_e(rec.get('evidence_summary') or '—')}</td></tr>"
@@ -186,7 +187,7 @@ def landing_rst(summary: RunSummary) -> str:
         lines += _list_table(
             f"Top {len(summary.top)} candidates",
             ["Rank", "Symbol", "Tier", "Score", "Strongest layers", "Evidence"],
-            [[r["rank"], r["symbol"], r["tier"], fmt_num(r["score"]),
+            [[r["rank"], r["symbol"], r["tier"], format_score(r["score"], "—"),
               ", ".join(r["strongest_layers"]) or "—", r.get("evidence_summary") or "—"]
              for r in summary.top],
         )  # fmt: skip

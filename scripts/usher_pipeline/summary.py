@@ -24,6 +24,7 @@ from typing import Any
 
 import polars as pl
 
+from .display import format_score
 from .scoring import tier_thresholds
 
 TIER_ORDER = ("HIGH", "MEDIUM", "LOW")
@@ -285,7 +286,7 @@ def format_summary(summary: RunSummary, report: str | Path | None = None) -> str
             layers = ", ".join(rec["strongest_layers"]) or "—"
             lines.append(
                 f"  {rec['rank']:>4}  {rec['symbol'] or rec['gene_id']:<12} "
-                f"{fmt_num(rec['score']):>6}  {rec['tier']:<6} {layers}"
+                f"{format_score(rec['score'], '—'):>6}  {rec['tier']:<6} {layers}"
             )
     lines.append("")
     res = summary.results_dir
