@@ -2,6 +2,7 @@
 # Thin entry point: config + schema validation, rule modules, and the target rule.
 import os
 import sys
+import time
 from pathlib import Path
 
 from snakemake.utils import min_version, validate
@@ -21,11 +22,13 @@ from usher_pipeline.config_check import (
     stop_before_jobs,
 )
 from usher_pipeline.errors import UsherPipelineError
+from usher_pipeline.result_versions import finish_run
 from usher_pipeline.snapshot import check_snapshot_at_start
 
 # Jobs import this checkout's library, never an installed copy (RuleRun checks it).
 jobs_use_checkout_library(Path(workflow.basedir) / "scripts")
 
+RUN_STARTED = time.time()
 SCHEMA = "workflow/schemas/config.schema.yaml"
 try:
     # Nested --config values arrive as strings ('validation={gates: {min_cv_recall: 0.5}}' gives
@@ -33,9 +36,7 @@ try:
     apply_overrides(config, workflow.config_settings.overwrite_config, SCHEMA)
     # One line per problem (key, file:line), not a schema dump; then Snakemake's validation
     # fills in the schema defaults.
-    check_schema(
-        config, SCHEMA, workflow.configfiles, workflow.config_settings.config
-    )
+    check_schema(config, SCHEMA, workflow.configfiles, workflow.config_settings.config)
     validate(config, SCHEMA)
     # Meaning checks (tier order, weights, results_dir, gene subset file) before any job.
     check_config(
@@ -81,3 +82,29 @@ rule all:
     input:
         final_outputs(),
         rules.ro_crate.output.crate,
+
+
+def run_ended(succeeded):
+    """Keep a passed result set as a version in the state; after a failure, say FAILED in
+    last_run.json, the start page and report.html (see usher_pipeline.result_versions).
+    """
+    try:
+        line = finish_run(
+            config["results_dir"],
+            config["state"]["db"],
+            succeeded,
+            RUN_STARTED,
+            os.getcwd(),
+        )
+    except Exception as exc:  # never hide the run's own outcome behind this one
+        line = f"could not record the end of the run: {exc}"
+    if line:
+        print(f"usher-pipeline: {line}", file=sys.stderr, flush=True)
+
+
+onsuccess:
+    run_ended(True)
+
+
+onerror:
+    run_ended(False)

@@ -15,8 +15,8 @@ import duckdb
 import pytest
 from usher_pipeline.persistence import PipelineStore
 from usher_pipeline.recovery import (
-    RunLock,
     LiveRunError,
+    RunLock,
     live_snakemake_pids,
     orphan_tmp_files,
     pid_alive,

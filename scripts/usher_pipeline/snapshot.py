@@ -540,8 +540,7 @@ def check_snapshot_at_start(snapshot_dir: str | Path) -> int:
         path = root / entry["path"]
         if not path.is_file():
             problems.append(
-                f"snapshot file {path} ('{entry['key']}') is missing; "
-                + restore_hint(root, path)
+                f"snapshot file {path} ('{entry['key']}') is missing; " + restore_hint(root, path)
             )
             continue
         sha = sha256_file(path)

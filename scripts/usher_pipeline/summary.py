@@ -56,7 +56,7 @@ GATES: dict[str, tuple[str, str, str]] = {
 
 VERDICT_TEXT = {
     "passed": "PASSED: every validation gate passed",
-    "failed": "FAILED: validation gate(s) failed; no candidate list was published",
+    "failed": "FAILED: the last run failed (see below); no candidate list was published",
     "not_applicable_gene_subset": (
         "NOT APPLICABLE: the run used a gene subset, so the gates were measured but not enforced"
     ),
@@ -155,6 +155,18 @@ def read_validation(results_dir: str | Path) -> tuple[str, list[Gate], list[str]
     summary_path = res / "validation" / "validation.json"
     metrics_path = res / "validation" / "metrics.tsv"
     log_path = res / "logs" / "validate.log"
+    from .result_versions import read_last_run
+
+    last = read_last_run(res)
+    if last.get("status") == "failed":
+        # the last run failed: never report the verdict an older run left in validation/
+        failed = _failed_from_log(log_path) if str(log_path) in last.get("logs", []) else []
+        failed = failed or [str(last.get("reason") or "the run failed")]
+        where = ", ".join(last.get("logs") or []) or str(res / "logs")
+        keep = last.get("last_passed_version")
+        details = where + (f"; the last passed results are kept as version {keep}: "
+                           "usher-pipeline state restore" if keep else "")  # fmt: skip
+        return "failed", [], failed, details
     if not summary_path.exists():
         failed = _failed_from_log(log_path)
         if failed:

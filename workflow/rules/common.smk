@@ -32,7 +32,8 @@ def pinned(path):
     """A snapshot file as an input whose mtime does not matter (ancient): the Snakefile hashes
     every snapshot file against manifest.json at the start of each run, so its content is
     pinned by the manifest, and a file restored with a new mtime (git checkout) reruns nothing.
-    A rebuilt snapshot changes manifest.json, an input of verify_snapshot, and reruns all."""
+    A rebuilt snapshot changes manifest.json, an input of verify_snapshot, and reruns all.
+    """
     return ancient(path) if path in SNAPSHOT_FILES else path
 
 
