@@ -12,7 +12,7 @@ of its result set in the state folder, versioned by content::
 ``<version>`` is the first 16 hex digits of the sha256 of the sorted ``path sha256`` list, so the
 same results give the same version and a rerun that changes nothing adds nothing.
 
-A run that fails (a validation gate, or any job) writes ``results_dir/last_run.json`` with
+A run that fails (a validation gate, or any job) writes ``results_dir/logs/last_run.json`` with
 ``status: failed`` and replaces the start page (``report/index.html``) and ``report.html`` with a
 FAILED page naming the failure and the last passed version; ``usher-pipeline summary`` says
 FAILED and exits 1. The last passed results stay readable under ``files/`` and
@@ -38,12 +38,12 @@ from .errors import UsherPipelineError
 from .persistence._common import sha256_file
 
 VERSIONS_DIR = "result_versions"
-LAST_RUN = "last_run.json"
+LAST_RUN = "logs/last_run.json"
 FAILED_MARK = "<!-- usher-pipeline: failed run -->"
 # Not part of a result set: run logs and timings, the HTML report (rebuilt from the results by
 # `snakemake --report`), the run status, half-written temporary files.
 EXCLUDED_TOP = ("logs", "benchmarks")
-EXCLUDED_FILES = ("report.html", LAST_RUN)
+EXCLUDED_FILES = ("report.html",)
 PASSING = ("passed", "not_applicable_gene_subset")
 
 
@@ -248,12 +248,12 @@ def restore_version(
 
 
 def write_last_run(results_dir: str | Path, status: str, **extra: Any) -> None:
-    res = Path(results_dir)
-    res.mkdir(parents=True, exist_ok=True)
+    path = Path(results_dir) / LAST_RUN
+    path.parent.mkdir(parents=True, exist_ok=True)
     data = {"status": status, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **extra}
-    tmp = res / f"{LAST_RUN}.tmp-{os.getpid()}"
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    tmp.replace(res / LAST_RUN)
+    tmp.replace(path)
 
 
 def read_last_run(results_dir: str | Path) -> dict[str, Any]:
