@@ -22,7 +22,6 @@ from usher_pipeline.config_check import (
     stop_before_jobs,
 )
 from usher_pipeline.errors import UsherPipelineError
-from usher_pipeline.result_versions import finish_run
 from usher_pipeline.snapshot import check_snapshot_at_start
 
 # Jobs import this checkout's library, never an installed copy (RuleRun checks it).
@@ -82,24 +81,6 @@ rule all:
     input:
         final_outputs(),
         rules.ro_crate.output.crate,
-
-
-def run_ended(succeeded):
-    """Keep a passed result set as a version in the state; after a failure, say FAILED in
-    last_run.json, the start page and report.html (see usher_pipeline.result_versions).
-    """
-    try:
-        line = finish_run(
-            config["results_dir"],
-            config["state"]["db"],
-            succeeded,
-            RUN_STARTED,
-            os.getcwd(),
-        )
-    except Exception as exc:  # never hide the run's own outcome behind this one
-        line = f"could not record the end of the run: {exc}"
-    if line:
-        print(f"usher-pipeline: {line}", file=sys.stderr, flush=True)
 
 
 onsuccess:

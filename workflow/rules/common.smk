@@ -13,6 +13,7 @@ from usher_pipeline.sources import (
     user_gene_list_inputs,
 )
 from usher_pipeline.layers import LAYER_NAMES, SEEDED_LAYERS
+from usher_pipeline.result_versions import finish_run
 
 RESULTS = config["results_dir"]
 LOGS = f"{RESULTS}/logs"
@@ -146,3 +147,21 @@ def _live_item_release(name):
         ((_live_setting("sources", {}) or {}).get(name) or {}).get("release")
         or "current"
     )
+
+
+def run_ended(succeeded):
+    """Keep a passed result set as a version in the state; after a failure, say FAILED in
+    last_run.json, the start page and report.html (see usher_pipeline.result_versions).
+    """
+    try:
+        line = finish_run(
+            config["results_dir"],
+            config["state"]["db"],
+            succeeded,
+            RUN_STARTED,
+            os.getcwd(),
+        )
+    except Exception as exc:  # never hide the run's own outcome behind this one
+        line = f"could not record the end of the run: {exc}"
+    if line:
+        print(f"usher-pipeline: {line}", file=sys.stderr, flush=True)
