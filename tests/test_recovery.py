@@ -129,6 +129,31 @@ def test_run_lock_second_holder_is_refused_naming_the_first_pid(tmp_path) -> Non
         assert lock.path.read_text().startswith(str(os.getpid()))
 
 
+def test_usher_pipeline_run_refuses_in_one_line_while_another_run_holds_the_folder(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    from usher_pipeline import cli
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; sys.path.insert(0, sys.argv[1]);"
+         "from usher_pipeline.recovery import RunLock;"
+         "lock = RunLock(sys.argv[2]); lock.acquire(); print('held', flush=True); time.sleep(60)",
+         str(Path(__file__).resolve().parents[1] / "scripts"), str(tmp_path)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        monkeypatch.setattr(cli, "REPO", tmp_path)
+        monkeypatch.setattr(cli, "_call", lambda cmd: pytest.fail(f"ran {cmd}"))
+        assert cli.main(["run", "--cores", "1"]) == 3
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"pid {holder.pid}" in err[0] and "--unlock" not in err[0]
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 def test_live_snakemake_pids_finds_a_process_by_working_directory(tmp_path) -> None:
     fake = tmp_path / "bin" / "snakemake"
     fake.parent.mkdir()
