@@ -159,7 +159,13 @@ def record_version(
         "files": files,
     }
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    staging.replace(store / vid)
+    try:
+        staging.replace(store / vid)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not manifest_path.is_file():  # not another process keeping the same version first
+            raise
+        return json.loads(manifest_path.read_text())
     return manifest
 
 

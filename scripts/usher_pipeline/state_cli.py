@@ -509,6 +509,13 @@ def cmd_restore(store: PipelineStore, args: argparse.Namespace) -> int:
     from usher_pipeline.result_versions import ResultVersionError, restore_version
 
     results_key = str(getattr(store, "cli_config", {}).get("results_dir") or "results")
+    if not Path("Snakefile").is_file():
+        print(
+            f"usher-pipeline state restore: {Path.cwd()} is not the repository root (no "
+            "Snakefile); run it from there, where results_dir and Snakemake's records live",
+            file=sys.stderr,
+        )
+        return 2
     try:
         m = restore_version(_versions_store(store), results_key, results_key, args.version)
     except ResultVersionError as exc:
