@@ -154,3 +154,15 @@ def test_failed_gates_run_keeps_the_passed_results_and_restore_brings_them_back(
     assert again.returncode == 0 and "PASSED" in again.stdout, again.stdout + again.stderr
     verify = _module(work, "usher_pipeline.state_cli", "--configfile", cfg, "verify")
     assert verify.returncode == 0, verify.stdout[-3000:]
+
+
+def test_explain_after_a_failed_run_points_to_the_kept_version(tmp_path) -> None:
+    from usher_pipeline.explain import ExplainError, _require
+
+    res = _results(tmp_path)
+    db = tmp_path / "state" / "usher.duckdb"
+    rv.finish_run("results", db, True, 0.0, tmp_path)
+    vid = rv.list_versions(rv.versions_dir(db))[0]["version"]
+    rv.finish_run("results", db, False, 0.0, tmp_path)
+    with pytest.raises(ExplainError, match=f"version {vid}.*usher-pipeline state restore"):
+        _require(res / "universe" / "genes.parquet")

@@ -149,6 +149,17 @@ def default_results_dir() -> Path:
 
 def _require(path: Path) -> Path:
     if not path.exists():
+        from .result_versions import read_last_run
+
+        for results in path.parents:  # the results folder is the one with logs/last_run.json
+            last = read_last_run(results)
+            if last.get("status") == "failed" and last.get("last_passed_version"):
+                raise ExplainError(
+                    f"explain: results file {path} is missing: the last run failed; the last "
+                    f"passed results (version {last['last_passed_version']}) are kept: bring "
+                    "them back with `usher-pipeline state restore`",
+                    exit_code=1,
+                )
         raise ExplainError(
             f"explain: results file {path} is missing; run the workflow first "
             "(usher-pipeline run, or snakemake) or pass --results DIR",
