@@ -325,6 +325,12 @@ def check_schema(
     lines: list[str] = []
     for err in sorted(validator.iter_errors(dict(config)), key=lambda e: list(map(str, e.path))):
         path = [str(p) for p in err.absolute_path]
+        if err.validator == "required":
+            # a missing key with a schema default is filled in by Snakemake's validation
+            props = err.schema.get("properties") or {}
+            missing = [k for k in err.validator_value if k not in (err.instance or {})]
+            if all("default" in _schema_node(schema, props.get(k, {})) for k in missing):
+                continue
         if err.validator == "additionalProperties" and isinstance(err.instance, Mapping):
             allowed = sorted((err.schema.get("properties") or {}).keys())
             for key in sorted(k for k in err.instance if k not in allowed):
