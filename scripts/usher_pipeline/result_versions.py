@@ -41,8 +41,10 @@ VERSIONS_DIR = "result_versions"
 LAST_RUN = "logs/last_run.json"
 FAILED_MARK = "<!-- usher-pipeline: failed run -->"
 # Not part of a result set: run logs and timings, the HTML report (rebuilt from the results by
-# `snakemake --report`), the run status, half-written temporary files.
+# `snakemake --report`), half-written temporary files, and live mode's downloads (hard links into
+# the fetch cache, which keeps them with their sha256; copying them would double their size).
 EXCLUDED_TOP = ("logs", "benchmarks")
+EXCLUDED_DIRS = ("live/raw",)
 EXCLUDED_FILES = ("report.html",)
 PASSING = ("passed", "not_applicable_gene_subset")
 
@@ -65,6 +67,8 @@ def result_files(results_dir: str | Path) -> list[str]:
     for path in root.rglob("*"):
         rel = path.relative_to(root)
         if not path.is_file() or rel.parts[0] in EXCLUDED_TOP or str(rel) in EXCLUDED_FILES:
+            continue
+        if any(rel.as_posix().startswith(d + "/") for d in EXCLUDED_DIRS):
             continue
         if ".tmp-" in path.name or path.name.endswith(".tmp"):
             continue
