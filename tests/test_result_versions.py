@@ -38,6 +38,9 @@ def _results(root: Path, text: str = "a") -> Path:
 
 def test_version_keeps_the_result_set_by_content_and_restores_it(tmp_path) -> None:
     res = _results(tmp_path)
+    (res / "live/raw").mkdir(parents=True)
+    (res / "live/raw/gene2pubmed").write_text("a download, kept by the fetch cache")
+    (res / "layers/x.parquet.tmp-123").write_text("half written")
     store = tmp_path / "state" / "result_versions"
     first = rv.record_version(res, "results", store, "passed", tmp_path)
     assert first is not None
