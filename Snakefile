@@ -2,6 +2,7 @@
 # Thin entry point: config + schema validation, rule modules, and the target rule.
 import os
 import sys
+import time
 from pathlib import Path
 
 from snakemake.utils import min_version, validate
@@ -16,29 +17,41 @@ sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 from usher_pipeline.config_check import (
     apply_overrides,
     check_config,
+    check_schema,
     jobs_use_checkout_library,
+    stop_before_jobs,
 )
+from usher_pipeline.errors import UsherPipelineError
+from usher_pipeline.snapshot import check_snapshot_at_start
 
 # Jobs import this checkout's library, never an installed copy (RuleRun checks it).
 jobs_use_checkout_library(Path(workflow.basedir) / "scripts")
 
-# Nested --config values arrive as strings ('validation={gates: {min_cv_recall: 0.5}}' gives
-# '0.5'): merge them again with the types the schema asks for, keeping sibling keys.
-apply_overrides(
-    config,
-    workflow.config_settings.overwrite_config,
-    "workflow/schemas/config.schema.yaml",
-)
-validate(config, "workflow/schemas/config.schema.yaml")
-
-# Meaning checks (tier order, weights, results_dir, gene subset file) before any job.
-check_config(
-    config,
-    workflow.configfiles,
-    workflow.basedir,
-    os.getcwd(),
-    override_files=workflow.overwrite_configfiles or (),
-)
+RUN_STARTED = time.time()
+SCHEMA = "workflow/schemas/config.schema.yaml"
+try:
+    # Nested --config values arrive as strings ('validation={gates: {min_cv_recall: 0.5}}' gives
+    # '0.5'): merge them again with the types the schema asks for, keeping sibling keys.
+    apply_overrides(config, workflow.config_settings.overwrite_config, SCHEMA)
+    # One line per problem (key, file:line), not a schema dump; then Snakemake's validation
+    # fills in the schema defaults.
+    check_schema(config, SCHEMA, workflow.configfiles, workflow.config_settings.config)
+    validate(config, SCHEMA)
+    # Meaning checks (tier order, weights, results_dir, gene subset file) before any job.
+    check_config(
+        config,
+        workflow.configfiles,
+        workflow.basedir,
+        os.getcwd(),
+        override_files=workflow.overwrite_configfiles or (),
+    )
+    # Every run, even one with nothing to do, hashes the whole snapshot against its manifest
+    # (mtimes are never trusted): an altered file stops it here, before any job. Jobs that
+    # Snakemake starts as their own processes (cluster jobs) leave it to the main process.
+    if workflow.exec_mode.name == "DEFAULT":
+        check_snapshot_at_start(config["snapshot_dir"])
+except UsherPipelineError as exc:
+    stop_before_jobs(exc)
 
 
 include: "workflow/rules/common.smk"
@@ -68,3 +81,11 @@ rule all:
     input:
         final_outputs(),
         rules.ro_crate.output.crate,
+
+
+onsuccess:
+    run_ended(True)
+
+
+onerror:
+    run_ended(False)

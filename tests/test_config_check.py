@@ -199,3 +199,69 @@ def test_unresolvable_subset_line_stops_before_scoring(tmp_path) -> None:
     assert not (results / "universe" / "subset.parquet").exists()
     for name in ("gene_evidence.parquet", "candidates.tsv", "candidates.parquet"):
         assert not (results / name).exists(), name
+
+
+def test_unknown_key_is_one_line_with_file_line_and_the_closest_key(tmp_path) -> None:
+    from usher_pipeline.config_check import check_schema
+
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg["validation"]["gates"]["min_cv_recal"] = 0.5
+    extra = tmp_path / "typo.yaml"
+    extra.write_text("validation:\n  gates:\n    min_cv_recal: 0.5\n")
+    with pytest.raises(ConfigError) as err:
+        check_schema(cfg, REPO / "workflow/schemas/config.schema.yaml",
+                     [REPO / "config/config.yaml", extra])  # fmt: skip
+    assert str(err.value) == (
+        f"unknown config key 'validation.gates.min_cv_recal' in {extra}:3; "
+        "did you mean validation.gates.min_cv_recall?"
+    )
+
+
+def test_empty_config_value_and_wrong_type_are_one_line_each() -> None:
+    from usher_pipeline.config_check import check_schema
+
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg["results_dir"] = None
+    cfg["validation"]["folds"] = "x"
+    with pytest.raises(ConfigError) as err:
+        check_schema(cfg, REPO / "workflow/schemas/config.schema.yaml",
+                     [REPO / "config/config.yaml"],
+                     {"results_dir": None, "validation": {"folds": "x"}})  # fmt: skip
+    lines = str(err.value).splitlines()
+    assert lines == [
+        "--config results_dir= gives results_dir no value; write one, e.g. "
+        "--config results_dir=VALUE (or leave results_dir out to keep the config file's)",
+        "validation.folds: 'x' is not of type 'integer' (from --config)",
+    ]
+
+
+def test_snakemake_prints_one_line_for_a_typo_key_and_an_empty_value(tmp_path) -> None:
+    wf = copy_workflow(tmp_path / "wf")
+    (wf / "typo.yaml").write_text("validation:\n  gates:\n    min_cv_recal: 0.5\n")
+    res = run_snakemake(["-n", "--configfile", str(TEST_CONFIG_REL), "typo.yaml"], cwd=wf)
+    assert res.returncode != 0, describe(res)
+    ours = [ln for ln in res.output.splitlines() if ln.startswith("usher-pipeline:")]
+    assert ours == [
+        f"usher-pipeline: unknown config key 'validation.gates.min_cv_recal' in {wf / 'typo.yaml'}:3; "
+        "did you mean validation.gates.min_cv_recall?"
+    ], describe(res)
+    assert "Failed validating" not in res.output and "Traceback" not in res.output
+    assert len(res.output.splitlines()) <= 3, describe(res)
+    res = run_snakemake(["-n", "--configfile", str(TEST_CONFIG_REL), "--config", "results_dir="],
+                        cwd=wf)  # fmt: skip
+    assert res.returncode != 0, describe(res)
+    assert "usher-pipeline: --config results_dir= gives results_dir no value" in res.output
+    assert "None is not of type" not in res.output and len(res.output.splitlines()) <= 3
+
+
+def test_cli_wrong_configfile_path_is_one_line_without_traceback(capsys) -> None:
+    from usher_pipeline.cli import main
+
+    assert main(["run", "--configfile", "no/such/config.yaml"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [
+        f"usher-pipeline run: --configfile no/such/config.yaml: no such file (relative paths "
+        f"are read from {REPO})"
+    ]
+    assert main(["summary", "--configfile", "no/such/config.yaml"]) == 2
+    assert "Traceback" not in capsys.readouterr().err

@@ -293,7 +293,7 @@ def test_html_breakdown_has_evidence(res: Path, monkeypatch: pytest.MonkeyPatch)
     # contributions of every gene: CFAP20's localization contribution is +0.12
     row = next(r for r in data["rows"] if r[1] == "CFAP20")
     n_fields, n_layers = len(data["fields"]), len(data["layers"])
-    contrib = dict(zip(data["layers"], row[n_fields + n_layers :], strict=True))
+    contrib = dict(zip(data["layers"], row[n_fields + n_layers : -1], strict=True))
     assert contrib["localization"] == 0.12
     assert contrib["network"] is None  # no contrib_network column: shown as "—"
     gapdh = next(r for r in data["rows"] if r[1] == "GAPDH")

@@ -16,6 +16,7 @@ import pytest
 from usher_pipeline.persistence import PipelineStore
 from usher_pipeline.recovery import (
     LiveRunError,
+    RunLock,
     live_snakemake_pids,
     orphan_tmp_files,
     pid_alive,
@@ -91,14 +92,66 @@ def test_recover_unlocks_marks_and_cleans_when_no_run_is_alive(tmp_path) -> None
     assert [r["run_id"] for r in rec.interrupted_runs] == ["dead1"]
 
 
-def test_recover_refuses_when_a_run_is_alive_and_prints_the_command(tmp_path) -> None:
+def test_recover_refuses_when_a_run_is_alive_names_its_pid_and_never_advises_unlock(
+    tmp_path,
+) -> None:
     locks = tmp_path / ".snakemake" / "locks"
     locks.mkdir(parents=True)
     (locks / "0.output.lock").write_text("x")
-    with pytest.raises(LiveRunError, match=r"pid 4242.*\n  snakemake --unlock --directory x"):
+    with pytest.raises(LiveRunError) as err:
         recover(tmp_path, "results", None, unlock=lambda: pytest.fail("must not unlock"),
                 unlock_command="snakemake --unlock --directory x",
                 live_pids=lambda: [4242])  # fmt: skip
+    msg = str(err.value)
+    assert "pid 4242" in msg and "kill 4242" in msg and "\n" not in msg
+    assert "--unlock" not in msg
+
+
+def test_run_lock_second_holder_is_refused_naming_the_first_pid(tmp_path) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; sys.path.insert(0, sys.argv[1]);"
+         "from usher_pipeline.recovery import RunLock;"
+         "lock = RunLock(sys.argv[2]); lock.acquire(); print('held', flush=True); time.sleep(60)",
+         str(Path(__file__).resolve().parents[1] / "scripts"), str(tmp_path)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(LiveRunError) as err:
+            RunLock(tmp_path).acquire()
+        msg = str(err.value)
+        assert f"pid {holder.pid}" in msg and "--unlock" not in msg and "\n" not in msg
+    finally:
+        holder.kill()
+        holder.wait()
+    with RunLock(tmp_path) as lock:  # the dead holder left nothing behind
+        assert lock.path.read_text().startswith(str(os.getpid()))
+
+
+def test_usher_pipeline_run_refuses_in_one_line_while_another_run_holds_the_folder(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    from usher_pipeline import cli
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; sys.path.insert(0, sys.argv[1]);"
+         "from usher_pipeline.recovery import RunLock;"
+         "lock = RunLock(sys.argv[2]); lock.acquire(); print('held', flush=True); time.sleep(60)",
+         str(Path(__file__).resolve().parents[1] / "scripts"), str(tmp_path)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        monkeypatch.setattr(cli, "REPO", tmp_path)
+        monkeypatch.setattr(cli, "_call", lambda cmd: pytest.fail(f"ran {cmd}"))
+        assert cli.main(["run", "--cores", "1"]) == 3
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"pid {holder.pid}" in err[0] and "--unlock" not in err[0]
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_live_snakemake_pids_finds_a_process_by_working_directory(tmp_path) -> None:

@@ -648,8 +648,10 @@ def _check_table_switch(browser: Browser, rows: list[dict[str, str]], shot: str)
     for label, key in (("Cilia score", "score"), ("Usher score", "usher_score")):
         assert browser.evaluate(_CLICK_HEADER.format(label=label)), label
         order = browser.evaluate(f"{_ROW_RANKS}.map(v => v.symbol)")
-        # the page holds scores at 4 decimals (html_table._round): ties among tiny scores
-        scores = [round(float(by_symbol[s][key]), 4) for s in order]
+        # the page holds scores rounded once (usher_pipeline.display): ties among tiny scores
+        from usher_pipeline.display import round_score
+
+        scores = [round_score(float(by_symbol[s][key])) for s in order]
         assert scores == sorted(scores, reverse=True), (label, order)
     assert browser.evaluate(_CLICK_VIEW.format(key="cilia"))
     shown = browser.wait_for(

@@ -81,24 +81,69 @@ def test_rule_run_fails_on_an_altered_snapshot_input(snap, tmp_path) -> None:
     assert "altered" in (tmp_path / sm.log[0]).read_text()
 
 
+def test_start_check_names_the_altered_file_and_how_to_restore_it(snap) -> None:
+    from usher_pipeline.snapshot import check_snapshot_at_start
+
+    assert check_snapshot_at_start(snap) == len(json.loads((snap / "manifest.json").read_text())
+                                                ["files"])  # fmt: skip
+    e = _entry(snap, "HMD_HumanPhenotype")
+    _alter_keep_mtime(snap / e["path"])
+    with pytest.raises(SnapshotError) as err:
+        check_snapshot_at_start(snap)
+    msg = str(err.value)
+    assert str(snap / e["path"]) in msg and "altered" in msg and "restore it" in msg
+    assert len(msg.splitlines()) == 1
+    (snap / e["path"]).unlink()
+    with pytest.raises(SnapshotError, match="missing"):
+        check_snapshot_at_start(snap)
+
+
+def _usher_cli(work: Path, *args: str):
+    import subprocess
+
+    env = dict(os.environ, PYTHONPATH=str(work / "scripts"), PYTHONUNBUFFERED="1")
+    return subprocess.run([sys.executable, "-m", "usher_pipeline.cli", *args], cwd=work, env=env,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+
+
 @pytest.mark.slow
-@pytest.mark.timeout(900)
-def test_altered_snapshot_file_with_kept_mtime_stops_the_job_reading_it() -> None:
-    base = e2e.scratch_dir("usher-e2e-snapjob-")
-    work = e2e.copy_workflow(base / "wf")
+@pytest.mark.timeout(1500)
+def test_altered_snapshot_file_with_kept_mtime_stops_every_run_before_any_job() -> None:
+    clean = e2e.local_run()
+    base = e2e.scratch_dir("usher-e2e-snapstart-")
+    work = Path(shutil.copytree(clean.workdir, base / "wf", symlinks=True))
     cfg = ["--configfile", str(e2e.TEST_CONFIG_REL)]
     results = e2e.results_dir(work)
-    target = str((results / "snapshot/verified.json").relative_to(work))
-    first = e2e.run_snakemake([target, "--cores", "2", *cfg], cwd=work, timeout=600)
-    assert first.returncode == 0, e2e.describe(first)
-    altered = work / "workflow/resources/snapshot/mgi/HMD_HumanPhenotype.rpt.gz"
+    verified = results / "snapshot/verified.json"
+    stamp = verified.stat().st_mtime_ns
+    rel = "workflow/resources/snapshot/mgi/HMD_HumanPhenotype.rpt.gz"
+    altered = work / rel
+    original = altered.read_bytes()
     _alter_keep_mtime(altered)
-    res = e2e.run_snakemake(["--cores", "2", *cfg], cwd=work, timeout=900)
+    # a plain snakemake run with nothing else to do stops before any job, naming the file
+    res = e2e.run_snakemake(["--cores", "2", *cfg], cwd=work, timeout=600)
     assert res.returncode != 0, e2e.describe(res)
-    stats = e2e.job_stats(res.output)
-    assert "verify_snapshot" not in stats, stats  # the snapshot check did not rerun ...
-    log = (results / "logs/layer_mouse_phenotype.log").read_text()
-    # ... the job that reads the file caught it, naming it
-    assert "HMD_HumanPhenotype.rpt.gz" in log and "altered" in log, log[-3000:]
-    assert "HMD_HumanPhenotype.rpt.gz" in res.output
-    assert not (results / "layers/mouse_phenotype.parquet").exists()
+    line = next(ln for ln in res.output.splitlines() if "HMD_HumanPhenotype" in ln)
+    assert f"snapshot file {rel} ('mgi_hmd') was altered" in line and "restore it" in line, line
+    assert "Traceback" not in res.output and "Job stats" not in res.output
+    # so does usher-pipeline run
+    run = _usher_cli(work, "run", "--cores", "2", "--no-report", *cfg)
+    assert run.returncode != 0 and f"snapshot file {rel}" in run.stderr, run.stderr[-3000:]
+    assert "Job stats" not in run.stdout + run.stderr
+    assert verified.stat().st_mtime_ns == stamp  # nothing was rerun or removed
+    # restoring the bytes (a new mtime, as git checkout gives) makes the next run clean
+    altered.write_bytes(original)
+    dry = e2e.run_snakemake(["-n", "--cores", "2", *cfg], cwd=work)
+    assert dry.returncode == 0, e2e.describe(dry)
+    assert not {"verify_snapshot", "gene_universe"} & set(e2e.job_stats(dry.output)), dry.output
+    verify = subprocess_state(work, "verify")
+    assert verify.returncode == 0, verify.stdout[-3000:]
+
+
+def subprocess_state(work: Path, *args: str):
+    import subprocess
+
+    env = dict(os.environ, PYTHONPATH=str(work / "scripts"))
+    cmd = [sys.executable, "-m", "usher_pipeline.state_cli", "--configfile",
+           str(e2e.TEST_CONFIG_REL), *args]  # fmt: skip
+    return subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=600)

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import socket
 import subprocess
@@ -27,7 +28,7 @@ from usher_pipeline.persistence.transfer import table_digests  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
-LOCAL_ONLY = ("_lock_waits", "_lock_log", "_imports")
+LOCAL_ONLY = ("_lock_waits", "_lock_log", "_imports", "_imported_runs")
 
 
 def _state(cwd: Path, *args: str, config: str = str(e2e.TEST_CONFIG_REL)):
@@ -93,15 +94,30 @@ def test_snapshot_run_round_trip_identical(tmp_path):
         member = next(m for m in tf.getnames() if m.endswith("data/ro-crate-metadata.json"))
         carried = tf.extractfile(member).read()
     assert carried == (run.results / "ro-crate-metadata.json").read_bytes()
-    res = _state(dest, "import", str(bag), "--restore-outputs")
+    res = _state(dest, "import", str(bag))  # the state only, first
     assert res.returncode == 0, res.stderr
+    assert _digests(dest / db_rel) == _digests(src / db_rel)
+    res = _state(dest, "verify")  # outputs not restored is said so, and is no failure
+    assert res.returncode == 0 and "NOT RESTORED" in res.stdout, res.stdout[-2000:]
+    assert "MISSING" not in res.stdout and "not restored (not a problem)" in res.stdout
+    # --restore-outputs works on the bag already imported
+    res = _state(dest, "import", str(bag), "--restore-outputs")
+    assert res.returncode == 0 and "already imported" in res.stdout, res.stderr
+    assert re.search(r"[1-9]\d* files restored", res.stdout), res.stdout
     assert _digests(dest / db_rel) == _digests(src / db_rel)
     for rel in ("candidates.parquet", "gene_evidence.parquet", "candidates.tsv"):
         assert _sha(e2e.results_dir(dest) / rel) == _sha(run.results / rel)
     res = _state(dest, "verify")
-    assert res.returncode == 0, res.stdout[-2000:]
-    again = _state(dest, "import", str(bag))
-    assert again.returncode == 0 and "already imported" in again.stdout
+    assert res.returncode == 0 and "NOT RESTORED" not in res.stdout, res.stdout[-2000:]
+    # the restored results are up to date: a rerun does no work
+    dry = e2e.run_snakemake(["-n", "--cores", "2", "--configfile", str(e2e.TEST_CONFIG_REL)],
+                            cwd=dest)  # fmt: skip
+    assert dry.returncode == 0 and "Nothing to be done" in dry.output, e2e.describe(dry)
+    # a restored output changed afterwards is a MISMATCH, not "not restored"
+    changed = e2e.results_dir(dest) / "candidates.tsv"
+    changed.write_text(changed.read_text() + "extra\n")
+    res = _state(dest, "verify")
+    assert res.returncode == 1 and "MISMATCH" in res.stdout and "candidates.tsv" in res.stdout
 
 
 def test_live_run_round_trip_without_network(tmp_path):

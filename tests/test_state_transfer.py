@@ -27,7 +27,7 @@ def digests(db) -> dict:
         d = tr.table_digests(con)
     finally:
         con.close()
-    return {k: v for k, v in d.items() if k not in ("_lock_waits", "_lock_log", "_imports")}
+    return {k: v for k, v in d.items() if k not in tr._LOCAL_ONLY}
 
 
 def make_state(root, db=None):
@@ -305,3 +305,107 @@ def test_export_while_another_process_writes(tmp_path):
         os.kill(p.pid, signal.SIGKILL)
         p.join()
     assert gens == sorted(gens)
+
+
+def _recompute_bagit(bag, tmp_path, edit):
+    """Unpack a tar bag, let ``edit(bag_dir)`` change files, recompute the BagIt manifests (as
+    someone altering a bag would), pack it again."""
+    import bagit
+
+    work = tmp_path / "unpacked"
+    with tarfile.open(bag) as tf:
+        tf.extractall(work, filter="data")
+    (top,) = list(work.iterdir())
+    edit(top)
+    bagit.Bag(str(top)).save(manifests=True)
+    out = tmp_path / "recomputed.tar"
+    with tarfile.open(out, "w") as tf:
+        tf.add(top, arcname=top.name)
+    return out
+
+
+def test_edited_output_with_recomputed_bagit_manifests_is_refused(state, tmp_path, capsys):
+    root, db = state
+    bag = tmp_path / "bag.tar"
+    export_state(PipelineStore(db), bag, root=root, with_outputs=True)
+
+    def edit(top):
+        member = top / "data" / "outputs" / "r" / "parsed.tsv"
+        member.write_text(member.read_text() + "EVIL\n")
+
+    bad = _recompute_bagit(bag, tmp_path, edit)
+    inspect_bag(bad)  # BagIt itself finds nothing wrong
+    dest = tmp_path / "t"
+    target = dest / "s.duckdb"
+    PipelineStore(target).save_dataframe(pl.DataFrame({"x": [1]}), "mine")
+    before = digests(target)
+    with pytest.raises(BagError, match=r"r/parsed.tsv: sha256 \w+ in the bag, but the bag's"):
+        import_state(PipelineStore(target), bad, root=dest, restore_outputs=True)
+    assert digests(target) == before
+    assert not list(dest.rglob("parsed.tsv")) and not list(dest.rglob("scored.parquet"))
+    assert main(["--db", str(target), "import", str(bad), "--restore-outputs"]) == 2
+    err = capsys.readouterr().err
+    assert "parsed.tsv" in err and "nothing was imported" in err
+    assert digests(target) == before
+
+
+def test_edited_output_and_its_manifest_entry_still_refused_by_the_state_record(state, tmp_path):
+    root, db = state
+    bag = tmp_path / "bag.tar"
+    export_state(PipelineStore(db), bag, root=root, with_outputs=True)
+
+    def edit(top):
+        import hashlib
+
+        member = top / "data" / "outputs" / "r" / "parsed.tsv"
+        member.write_text(member.read_text() + "EVIL\n")
+        mpath = top / "data" / "manifest.json"
+        m = json.loads(mpath.read_text())
+        for f in m["files"]:
+            if f.get("member") == "outputs/r/parsed.tsv":
+                f["sha256"] = hashlib.sha256(member.read_bytes()).hexdigest()
+                f["size"] = member.stat().st_size
+        mpath.write_text(json.dumps(m))
+
+    bad = _recompute_bagit(bag, tmp_path, edit)
+    with pytest.raises(BagError, match=r"r/parsed.tsv: .* the imported state records"):
+        import_state(PipelineStore(tmp_path / "t" / "s.duckdb"), bad, root=tmp_path / "t",
+                     restore_outputs=True)  # fmt: skip
+
+
+def test_restore_outputs_later_and_verify_tells_not_restored_from_changed(
+    state, tmp_path, capsys, monkeypatch
+):
+    import shutil
+
+    from core_fixtures import MINI
+
+    root, db = state
+    bag = tmp_path / "bag.tar"
+    export_state(PipelineStore(db), bag, root=root, with_outputs=True, with_cache=True)
+    outputs = {p: p.read_bytes() for p in (root / "r").iterdir()}
+    shutil.rmtree(root / "r")  # the files are not on this machine
+    target = tmp_path / "t" / "s.duckdb"
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"snapshot_dir: {MINI}\n")
+    state_cli = ["--db", str(target), "--configfile", str(cfg)]
+    monkeypatch.chdir(tmp_path)
+    assert main([*state_cli, "import", str(bag)]) == 0
+    capsys.readouterr()
+    assert main([*state_cli, "verify"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("NOT RESTORED") == 2 and "MISSING" not in out, out
+    assert "2 imported but not restored" in out
+    # the bag is already imported: --restore-outputs still puts the outputs in place
+    assert main([*state_cli, "import", str(bag), "--restore-outputs", "--root", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "already imported" in out and "4 files restored" in out, out  # 2 outputs, 2 sidecars
+    assert {p: p.read_bytes() for p in (root / "r").iterdir()} == outputs
+    mtimes = {p.stat().st_mtime for p in (root / "r").iterdir()}
+    assert len(mtimes) == 1  # one mtime: nothing looks older than what it was made from
+    assert main([*state_cli, "verify"]) == 0
+    assert "NOT RESTORED" not in capsys.readouterr().out
+    (root / "r" / "parsed.tsv").write_text("changed\n")
+    assert main([*state_cli, "verify"]) == 1
+    out = capsys.readouterr().out
+    assert "MISMATCH" in out and "parsed.tsv" in out and "NOT RESTORED" not in out

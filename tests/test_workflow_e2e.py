@@ -200,8 +200,12 @@ def test_failed_gate_fails_run_with_clear_message():
     assert not (results / "reproducibility_report.md").exists()
     # no candidate list looks valid: only the unvalidated intermediate exists
     for name in ("candidates.tsv", "candidates.parquet", "report/candidates_table.html",
-                 "report/index.html", "report/landing.rst"):  # fmt: skip
+                 "report/landing.rst"):  # fmt: skip
         assert not (results / name).exists(), name
+    # the start page of a failed run says FAILED (no earlier run passed: nothing to restore)
+    page = (results / "report/index.html").read_text()
+    assert "FAILED" in page and "PASSED" not in page and "validate.log" in page
+    assert "No earlier run passed validation" in page
     # the end-of-run summary says it plainly, naming the gate and where the details are
     summary = read_run_summary(results)
     assert summary.status == "failed"

@@ -139,7 +139,38 @@ def recover_dead_run(base: list[str], args: argparse.Namespace) -> bool:
     return rec.recovered or bool(rec.stale_locks)
 
 
+def missing_configfiles(configfiles: list[str] | None) -> list[str]:
+    """The ``--configfile`` paths that are not files (relative ones are read from the
+    repository folder, where Snakemake runs)."""
+    return [cf for cf in configfiles or [] if not (REPO / cf).is_file()]
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    missing = missing_configfiles(args.configfile)
+    if missing:
+        print(
+            f"usher-pipeline run: --configfile {missing[0]}: no such file (relative paths are "
+            f"read from {REPO})",
+            file=sys.stderr,
+        )
+        return 2
+    if args.dry_run:
+        return run_snakemake(args)
+    from .recovery import LiveRunError, RunLock
+
+    try:
+        lock = RunLock(REPO)
+        lock.acquire()
+    except LiveRunError as exc:
+        print(f"usher-pipeline run: {exc}", file=sys.stderr)
+        return 3
+    try:
+        return run_snakemake(args)
+    finally:
+        lock.release()
+
+
+def run_snakemake(args: argparse.Namespace) -> int:
     base = [_snakemake(), "--snakefile", str(REPO / "Snakefile"), "--directory", str(REPO)]
     if args.profile:
         base += ["--profile", args.profile]

@@ -291,6 +291,85 @@ def check_config(
     raise ConfigError("configuration problem(s):\n  " + "\n  ".join(lines))
 
 
+def _short(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def check_schema(
+    config: Mapping[str, Any],
+    schema_file: str | Path,
+    config_files: Iterable[str | Path] = (),
+    cli_config: Mapping[str, Any] | None = None,
+) -> None:
+    """Raise ConfigError with one line per schema violation of ``config``: an unknown key names
+    the key, the config file and line that sets it (or ``--config``) and the closest allowed key;
+    an empty ``--config KEY=`` says so; other problems name the key, what is wrong and where.
+    Run before Snakemake's own validation (which fills in defaults) instead of its schema dump.
+    ``cli_config`` holds the ``--config`` entries (they win over every file)."""
+    import difflib
+
+    import jsonschema
+
+    schema = yaml.safe_load(Path(schema_file).read_text(encoding="utf-8"))
+    files = [str(f) for f in config_files]
+    validator = jsonschema.validators.validator_for(schema)(schema)
+
+    def where_set(key: Sequence[str]) -> str | None:
+        node: Any = cli_config or {}
+        for part in key:
+            if not isinstance(node, Mapping) or part not in node:
+                return key_location(files, key)
+            node = node[part]
+        return "--config"
+
+    lines: list[str] = []
+    for err in sorted(validator.iter_errors(dict(config)), key=lambda e: list(map(str, e.path))):
+        path = [str(p) for p in err.absolute_path]
+        if err.validator == "required":
+            # a missing key with a schema default is filled in by Snakemake's validation
+            props = err.schema.get("properties") or {}
+            missing = [k for k in err.validator_value if k not in (err.instance or {})]
+            if all("default" in _schema_node(schema, props.get(k, {})) for k in missing):
+                continue
+        if err.validator == "additionalProperties" and isinstance(err.instance, Mapping):
+            allowed = sorted((err.schema.get("properties") or {}).keys())
+            for key in sorted(k for k in err.instance if k not in allowed):
+                dotted = ".".join([*path, str(key)])
+                where = where_set([*path, str(key)])
+                close = difflib.get_close_matches(str(key), allowed, 1)
+                hint = (f"did you mean {'.'.join([*path, close[0]])}?" if close
+                        else f"allowed here: {', '.join(allowed)}")  # fmt: skip
+                lines.append(
+                    f"unknown config key '{dotted}' "
+                    + (f"in {where}" if where and where != "--config" else "(from --config)")
+                    + f"; {hint}"
+                )
+            continue
+        dotted = ".".join(path) or "(top level)"
+        where = where_set(path) if path else None
+        if err.instance is None and where == "--config":
+            lines.append(
+                f"--config {dotted}= gives {dotted} no value; write one, e.g. "
+                f"--config {dotted}=VALUE (or leave {dotted} out to keep the config file's)"
+            )
+            continue
+        where = "from --config" if where == "--config" else where
+        lines.append(f"{dotted}: {_short(err.message)} ({where or 'default value'})")
+    if lines:
+        raise ConfigError("\n".join(dict.fromkeys(lines)))
+
+
+def stop_before_jobs(exc: BaseException) -> None:
+    """Print a start-up problem (bad config, altered snapshot) as plain lines, without a
+    traceback or schema dump, and exit with status 1 before Snakemake plans any job."""
+    import sys
+
+    for line in str(exc).splitlines():
+        if line.strip():
+            print(f"usher-pipeline: {line.strip()}", file=sys.stderr, flush=True)
+    raise SystemExit(1)
+
+
 def jobs_use_checkout_library(library: str | Path) -> None:
     """Put the checkout's ``scripts/`` first on PYTHONPATH, which every job inherits. Snakemake
     appends a rule script's folder to ``sys.path`` (after site-packages), so without this a

@@ -27,6 +27,7 @@ from typing import Any
 import polars as pl
 import yaml
 
+from . import display
 from .errors import UsherPipelineError
 from .universe import ALIAS_PRIORITY, resolve_symbols
 from .views import USHER_FEATURES, USHER_VIEW, VIEWS, View
@@ -218,11 +219,11 @@ def layer_label(layer: str) -> str:
 
 
 def format_score(value: float | None) -> str:
-    return "unknown" if value is None else f"{value:.3f}"
+    return display.format_score(value, "unknown")
 
 
 def format_contrib(value: float | None) -> str:
-    return "—" if value is None else f"{value:+.3f}"
+    return display.format_contribution(value, "—")
 
 
 # Retina single-cell markers (expression layer): column tag, the cells in words.
@@ -295,6 +296,17 @@ def default_results_dir() -> Path:
 
 def _require(path: Path) -> Path:
     if not path.exists():
+        from .result_versions import read_last_run
+
+        for results in path.parents:  # the results folder is the one with logs/last_run.json
+            last = read_last_run(results)
+            if last.get("status") == "failed" and last.get("last_passed_version"):
+                raise ExplainError(
+                    f"explain: results file {path} is missing: the last run failed; the last "
+                    f"passed results (version {last['last_passed_version']}) are kept: bring "
+                    "them back with `usher-pipeline state restore`",
+                    exit_code=1,
+                )
         raise ExplainError(
             f"explain: results file {path} is missing; run the workflow first "
             "(usher-pipeline run, or snakemake) or pass --results DIR",

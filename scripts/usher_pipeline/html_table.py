@@ -28,6 +28,7 @@ from typing import Any
 
 import polars as pl
 
+from .display import round_score
 from .explain import LAYERS, feature_words, layer_label, present_views, usher_feature_keys
 from .summary import TIER_ORDER, USHER_TIER_RULES
 from .views import USHER_VIEW
@@ -86,6 +87,7 @@ _SCRIPT = r"""
   var F = {}; D.fields.forEach(function (f, i) { F[f] = i; });
   var NL = D.layers.length, S0 = D.fields.length, C0 = S0 + NL, U0 = C0 + NL;
   var UF = D.usher_features || [], VIEWS = D.views, V = VIEWS[0], MULTI = VIEWS.length > 1;
+  var M0 = U0 + UF.length;
   var evIdx = D.evidence_layers.map(function (l) { return D.layers.indexOf(l); });
   function esc(s) {
     return String(s).replace(/[&<>"']/g, function (c) {
@@ -93,7 +95,7 @@ _SCRIPT = r"""
     });
   }
   function fmt(v, d) { return v === null ? 'unknown' : v.toFixed(d); }
-  function hasEvidence(r, li) { var s = r[S0 + li]; return s !== null && s >= D.min_evidence_score; }
+  function hasEvidence(r, li) { return ((r[M0] >> li) & 1) === 1; }
   function tierRules(v) { return (v.key === 'cilia' ? D.tiers : D.usher_tiers) || {}; }
   function signed(c) { return (c >= 0 ? '+' : '') + c.toFixed(3); }
   // the view's strongest evidence in words: largest positive contributions (cilia view: layers;
@@ -275,17 +277,20 @@ _SCRIPT = r"""
 """
 
 
-def _round(value: Any) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    return None if math.isnan(value) else round(value, 4)
-
-
 def _plain(value: Any) -> Any:
     if isinstance(value, float):
-        return _round(value)
+        return round_score(value)  # the one display rounding (usher_pipeline.display)
     return value
+
+
+def _evidence_mask(scores: Sequence[Any], min_score: float) -> int:
+    """Bit i set when layer i's full-precision sub-score counts as evidence (the layer filter
+    uses it, so rounding the shown sub-scores never changes which genes it keeps)."""
+    mask = 0
+    for i, value in enumerate(scores):
+        if value is not None and not math.isnan(value) and value >= min_score:
+            mask |= 1 << i
+    return mask
 
 
 def table_data(
@@ -300,9 +305,10 @@ def table_data(
 ) -> dict[str, Any]:
     """The JSON the page embeds: every candidate (one array per gene: :data:`FIELDS` (and
     :data:`USHER_FIELDS` when the candidates carry the Usher view), then one sub-score and one
-    contribution per layer, then the Usher view's per-feature log-odds), the raw evidence text of
-    the first ``max_rows`` by rank (``breakdown``, gene_id → per-layer tuples) and the views
-    the page can switch between (``views``: the cilia view, and the Usher view when present)."""
+    contribution per layer, then the Usher view's per-feature log-odds, all rounded by
+    :mod:`usher_pipeline.display`, then the evidence bit mask of the layers), the raw evidence text
+    of the first ``max_rows`` by rank (``breakdown``, gene_id → per-layer tuples) and the views the
+    page can switch between (``views``: the cilia view, and the Usher view when present)."""
     layers = [layer for layer in LAYERS if f"{layer}_score" in cands.columns]
     ev_layers = [
         layer for layer in layers
@@ -320,7 +326,12 @@ def table_data(
         for layer in layers
     ]  # fmt: skip
     select += [pl.col(f"{USHER_VIEW.contrib_prefix}{f}") for f in features]
-    rows = [[_plain(v) for v in row] for row in ordered.select(select).iter_rows()]
+    n_fields = len(fields)
+    rows = [
+        [*(_plain(v) for v in row), _evidence_mask(row[n_fields : n_fields + len(layers)],
+                                                   min_evidence_score)]
+        for row in ordered.select(select).iter_rows()
+    ]  # fmt: skip
     raw: dict[str, list[str]] = {}
     if breakdown:
         shown = ordered.head(max_rows)["gene_id"].to_list()

@@ -17,6 +17,7 @@ import html
 from collections.abc import Sequence
 from pathlib import Path
 
+from .display import format_score
 from .html_table import tier_legend_html
 from .summary import TIER_ORDER, RunSummary, ViewSummary, fmt_num, gate_outcome
 
@@ -134,7 +135,7 @@ def landing_html(summary: RunSummary, table_href: str = "candidates_table.html",
                 f"<td>{_e(rec['gene_id'])}</td>"
                 f'<td title="{_e(summary.tier_rules.get(tier, ""))}"><span class="tier {_e(tier)}">'
                 f"{_e(tier)}</span></td>"
-                f'<td class="num">{fmt_num(rec["score"])}</td>'
+                f'<td class="num">{format_score(rec["score"], "—")}</td>'
                 f'<td class="num">{_e(rec["evidence_count"])}</td>'
                 f"<td>{_e(', '.join(rec['strongest']) or '—')}</td>"
                 f"<td>{_e(rec.get('evidence_summary') or '—')}</td></tr>"
@@ -181,7 +182,7 @@ def _top_table_html(summary: RunSummary, view: ViewSummary, other: str) -> str:
             f'<td class="num">{_e(rec["rank"])}</td><td>{_e(rec["symbol"])}</td>'
             f"<td>{_e(rec['gene_id'])}</td>"
             f'<td title="{_e(rules.get(tier, ""))}"><span class="tier {_e(tier)}">{_e(tier)}'
-            f'</span></td><td class="num">{fmt_num(rec["score"])}</td>'
+            f'</span></td><td class="num">{format_score(rec["score"], "—")}</td>'
             f'<td class="num">{"—" if other_rank is None else _e(other_rank)}</td>'
         )
         if cilia:
@@ -299,7 +300,7 @@ def landing_rst(summary: RunSummary) -> str:
             f"Top {len(summary.top)} candidates" + (f", {summary.views[0].title}" if several else ""),
             ["Rank", "Symbol", "Tier", "Score", "Strongest layers", "Evidence"]
             + ([f"{other.capitalize()} rank"] if several else []),
-            [[r["rank"], r["symbol"], r["tier"], fmt_num(r["score"]),
+            [[r["rank"], r["symbol"], r["tier"], format_score(r["score"], "—"),
               ", ".join(r["strongest"]) or "—", r.get("evidence_summary") or "—"]
              + ([r.get(f"{other}_rank")] if several else [])
              for r in summary.top],
@@ -316,7 +317,7 @@ def landing_rst(summary: RunSummary) -> str:
             f"Top {len(view.top)} candidates, {view.title}",
             ["Rank", "Symbol", "Tier", "Score", "Strongest sensory evidence",
              f"{cilia.capitalize()} rank"],
-            [[r["rank"], r["symbol"], r["tier"], fmt_num(r["score"]),
+            [[r["rank"], r["symbol"], r["tier"], format_score(r["score"], "—"),
               ", ".join(r["strongest"]) or "—", r.get(f"{cilia}_rank")] for r in view.top],
         )  # fmt: skip
     lines += ["{% endraw %}", "", "About the workflow", "------------------", ""]

@@ -18,6 +18,7 @@ import shutil
 import socket
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 TMP_SUFFIX = re.compile(r"\.tmp-(\d+)$")
 
@@ -113,6 +114,58 @@ class LiveRunError(RuntimeError):
     """Another Snakemake run of the same working directory is alive."""
 
 
+RUN_LOCK = Path(".snakemake") / "usher-pipeline-run.lock"
+
+
+class RunLock:
+    """``usher-pipeline run``'s own lock of a working directory: an exclusive ``flock`` on
+    ``.snakemake/usher-pipeline-run.lock`` holding the owner's pid, taken before anything else
+    (so of two runs started at the same moment, exactly one starts and the other is told the
+    winner's pid instead of getting Snakemake's LockException). The kernel drops the lock when
+    its process dies, so a killed run never leaves it behind."""
+
+    def __init__(self, workdir: str | Path) -> None:
+        self.path = Path(workdir) / RUN_LOCK
+        self._fh: Any = None
+
+    def acquire(self) -> None:
+        """Take the lock or raise LiveRunError naming the holder's pid."""
+        import fcntl
+        import time
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until release()
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "unknown pid"
+            fh.close()
+            pid = holder.split()[0]
+            raise LiveRunError(
+                f"another usher-pipeline run is using {self.path.parent.parent} "
+                f"(pid {holder}); wait for it to finish (or stop it with `kill {pid}`); "
+                "nothing was changed"
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{os.getpid()} (started {time.strftime('%Y-%m-%dT%H:%M:%S%z')})\n")
+        fh.flush()
+        self._fh = fh
+
+    def release(self) -> None:
+        if self._fh is not None:
+            self._fh.close()  # closing drops the flock
+            self._fh = None
+
+    def __enter__(self) -> RunLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
 def recover(
     workdir: str | Path,
     results_dir: str | Path,
@@ -133,10 +186,12 @@ def recover(
     locks = snakemake_locks(workdir)
     pids = (live_pids or (lambda: live_snakemake_pids(workdir)))()
     if locks and pids:
+        # The other run is alive: never advise --unlock (it would let two runs write the same
+        # files); unlock_command is only for a lock whose snakemake is gone.
         raise LiveRunError(
-            f"{workdir}/.snakemake/locks is held and snakemake is running in {workdir} "
-            f"(pid {', '.join(map(str, pids))}). Wait for it to finish; if it is not really "
-            f"running, unlock with:\n  {unlock_command}"
+            f"another run is using {workdir}: snakemake pid {', '.join(map(str, pids))} is "
+            "alive and holds its lock; wait for it to finish (or stop it with "
+            f"`kill {pids[0]}`); nothing was changed"
         )
     if pids:
         return rec  # a live run without a lock (e.g. a dry run): touch nothing it may own

@@ -547,3 +547,42 @@ def snapshot_entry(snapshot_dir: str | Path, key: str) -> dict:
         if entry["key"] == key:
             return entry
     raise SnapshotError(f"'{key}': not listed in {Path(snapshot_dir) / MANIFEST_NAME}")
+
+
+def restore_hint(snapshot_dir: str | Path, path: str | Path) -> str:
+    """How to get one snapshot file back: ``git checkout`` when the file is in a git checkout,
+    else rebuilding the snapshot from the shared release files."""
+    rebuild = "usher-pipeline build-snapshot --shared ../shared/data --out " + str(snapshot_dir)
+    if any((parent / ".git").exists() for parent in Path(snapshot_dir).resolve().parents):
+        return f"restore it with `git checkout -- {path}` (or rebuild: `{rebuild}`)"
+    return f"restore it by rebuilding the snapshot: `{rebuild}`"
+
+
+def check_snapshot_at_start(snapshot_dir: str | Path) -> int:
+    """Hash every file of the snapshot manifest (about 25 MB, a fraction of a second) before any
+    job of a run is planned, so an altered file stops even a run with nothing else to do.
+
+    Returns the number of files checked (0 when the folder has no manifest, e.g. a live-mode
+    setup without a snapshot). Raises SnapshotError with one line per missing or altered file,
+    naming it and how to restore it. Size and mtime are never trusted: every file is read."""
+    root = Path(snapshot_dir)
+    if not (root / MANIFEST_NAME).is_file():
+        return 0
+    entries = load_manifest(root)["files"]
+    problems = []
+    for entry in entries:
+        path = root / entry["path"]
+        if not path.is_file():
+            problems.append(
+                f"snapshot file {path} ('{entry['key']}') is missing; " + restore_hint(root, path)
+            )
+            continue
+        sha = sha256_file(path)
+        if sha != entry["sha256"]:
+            problems.append(
+                f"snapshot file {path} ('{entry['key']}') was altered: sha256 {sha[:16]}, "
+                f"manifest {entry['sha256'][:16]}; " + restore_hint(root, path)
+            )
+    if problems:
+        raise SnapshotError("\n".join(problems))
+    return len(entries)

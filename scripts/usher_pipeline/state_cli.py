@@ -11,6 +11,8 @@ usher-pipeline state import FILE [--replace] [--restore-outputs] [--root DIR]
 usher-pipeline state inspect FILE [--json]
 usher-pipeline state gc [--keep-last N] [--dry-run]
 usher-pipeline state query "SQL" [--format table|tsv|csv|json] [--output FILE]
+usher-pipeline state versions              # result sets kept by passed runs
+usher-pipeline state restore [VERSION]     # put a kept result set (default: newest) back
 """
 
 from __future__ import annotations
@@ -255,6 +257,24 @@ def _verify_snapshot_files(config: dict[str, Any]) -> tuple[int, int]:
     return len(manifest["files"]), problems
 
 
+def _restored_version(store: PipelineStore) -> dict[str, str]:
+    """When ``state restore`` put a kept result version in place (and no run changed it since):
+    normalised path -> sha256 of its files, and '' -> the version id; else {}."""
+    from usher_pipeline.result_versions import find_version, read_last_run
+
+    results_key = str(getattr(store, "cli_config", {}).get("results_dir") or "results")
+    last = read_last_run(results_key)
+    if last.get("status") != "restored" or not last.get("version"):
+        return {}
+    try:
+        manifest = find_version(_versions_store(store), str(last["version"]))
+    except Exception:  # noqa: BLE001 - an unreadable store only means no restored files
+        return {}
+    out = {_norm(f"{results_key}/{rel}"): f["sha256"] for rel, f in manifest["files"].items()}
+    out[""] = manifest["version"]
+    return out
+
+
 def cmd_verify(store: PipelineStore, args: argparse.Namespace) -> int:
     latest: dict[str, dict[str, Any]] = {}
     for row in _producing_runs(store):
@@ -273,15 +293,26 @@ def cmd_verify(store: PipelineStore, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    problems = 0
+    problems = not_restored = 0
+    restored = _restored_version(store)
+    imported = {
+        r["run_id"] for r in store.execute_query("SELECT run_id FROM _imported_runs").to_dicts()
+    }
     for path in sorted(latest):
         rec = latest[path]
+        if not os.path.exists(path) and rec.get("run_id") in imported:
+            print(f"NOT RESTORED  {path}  (from an imported bag; `usher-pipeline state import "
+                  "BAG --restore-outputs` puts it in place)")  # fmt: skip
+            not_restored += 1
+            continue
         if not os.path.exists(path):
             print(f"MISSING   {path}  (recorded by {rec['rule']})")
             problems += 1
             continue
         now = file_record(path)["sha256"]
-        if now != rec["sha256"]:
+        if now != rec["sha256"] and restored.get(_norm(path)) == now:
+            print(f"OK        {path}  (as restored from result version {restored['']})")
+        elif now != rec["sha256"]:
             when = f" at {rec['ended_at']}" if rec.get("ended_at") else ""
             print(
                 f"MISMATCH  {path}  (changed after rule {rec['rule']} recorded it{when}: "
@@ -292,7 +323,10 @@ def cmd_verify(store: PipelineStore, args: argparse.Namespace) -> int:
             print(f"OK        {path}")
     n_snap, snap_problems = _verify_snapshot_files(getattr(store, "cli_config", {}) or {})
     problems += snap_problems
-    print(f"{len(latest)} recorded files, {n_snap} snapshot files, {problems} problem(s)")
+    print(
+        f"{len(latest)} recorded files, {n_snap} snapshot files, {problems} problem(s)"
+        + (f", {not_restored} imported but not restored (not a problem)" if not_restored else "")
+    )
     return 1 if problems else 0
 
 
@@ -363,7 +397,16 @@ def cmd_import(store: PipelineStore, args: argparse.Namespace) -> int:
         print(f"refused: {exc}", file=sys.stderr)
         return 2
     if s.already_imported:
-        print(f"{s.source} (sha256 {s.sha256[:16]}) was already imported: nothing changed")
+        print(
+            f"{s.source} (sha256 {s.sha256[:16]}) was already imported: the state is unchanged; "
+            + (
+                f"{len(s.files_restored)} files restored"
+                if args.restore_outputs
+                else "add --restore-outputs to put its outputs in place"
+            )  # fmt: skip
+        )
+        for path in s.files_conflicting:
+            print(f"not restored (a different file is already there): {path}")
         return 0
     print(
         f"imported {s.source} (sha256 {s.sha256[:16]}) into {store.db_path}: "
@@ -428,6 +471,60 @@ def cmd_inspect(store: PipelineStore | None, args: argparse.Namespace) -> int:
             for f in m["files"]
         ],
         ["role", "in_bag", "size", "sha256", "path"],
+    )
+    return 0
+
+
+def _versions_store(store: PipelineStore) -> Path:
+    from usher_pipeline.result_versions import versions_dir
+
+    return versions_dir(store.db_path)
+
+
+def cmd_versions(store: PipelineStore, args: argparse.Namespace) -> int:
+    from usher_pipeline.result_versions import list_versions, read_last_run
+
+    where = _versions_store(store)
+    rows = [
+        {
+            "version": m["version"],
+            "created_at": m.get("created_at"),
+            "status": m.get("status"),
+            "files": len(m.get("files", {})),
+            "readable_in": str(where / m["version"] / "files"),
+        }
+        for m in list_versions(where)
+    ]
+    _print_table(rows, ["version", "created_at", "status", "files", "readable_in"])
+    last = read_last_run(_results_dir(store))
+    if last:
+        print(
+            f"\nlast run: {last.get('status')} at {last.get('finished_at')}"
+            + (f" (version {last['version']})" if last.get("version") else "")
+        )
+    return 0
+
+
+def cmd_restore(store: PipelineStore, args: argparse.Namespace) -> int:
+    from usher_pipeline.result_versions import ResultVersionError, restore_version
+
+    results_key = str(getattr(store, "cli_config", {}).get("results_dir") or "results")
+    if not Path("Snakefile").is_file():
+        print(
+            f"usher-pipeline state restore: {Path.cwd()} is not the repository root (no "
+            "Snakefile); run it from there, where results_dir and Snakemake's records live",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        m = restore_version(_versions_store(store), results_key, results_key, args.version)
+    except ResultVersionError as exc:
+        print(f"usher-pipeline state restore: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"restored version {m['version']} ({m.get('status')}, {m.get('created_at')}): "
+        f"{len(m['files'])} files into {results_key}/; a rerun with the config of that run "
+        "does no work (rebuild the HTML report with `usher-pipeline run`)"
     )
     return 0
 
@@ -567,10 +664,15 @@ def build_parser() -> argparse.ArgumentParser:
     qry.add_argument("sql", help='e.g. "SELECT rule, status FROM _runs"')
     qry.add_argument("--format", choices=["table", "tsv", "csv", "json"], default="table")
     qry.add_argument("--output", help="write the result to FILE instead of the terminal")
+    sub.add_parser("versions", help="list the result sets kept by passed runs")
+    rst = sub.add_parser("restore", help="put a kept result set back into results_dir")
+    rst.add_argument("version", nargs="?", help="version id or prefix (default: the newest)")
     return parser
 
 
 _COMMANDS = {
+    "versions": cmd_versions,
+    "restore": cmd_restore,
     "checkpoints": cmd_checkpoints,
     "runs": cmd_runs,
     "provenance": cmd_provenance,

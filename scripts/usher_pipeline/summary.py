@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any
 
 import polars as pl
 
+from .display import format_score
 from .explain import feature_words, layer_words, present_views
 from .scoring import tier_thresholds
 from .views import CILIA_VIEW, USHER_VIEW, View
@@ -69,7 +71,7 @@ GATES: dict[str, tuple[str, str, str]] = {
 
 VERDICT_TEXT = {
     "passed": "PASSED: every validation gate passed",
-    "failed": "FAILED: validation gate(s) failed; no candidate list was published",
+    "failed": "FAILED: the last run failed (see below); no candidate list was published",
     "not_applicable_gene_subset": (
         "NOT APPLICABLE: the run used a gene subset, so the gates were measured but not enforced"
     ),
@@ -216,6 +218,18 @@ def read_validation(results_dir: str | Path) -> tuple[str, list[Gate], list[str]
     summary_path = res / "validation" / "validation.json"
     metrics_path = res / "validation" / "metrics.tsv"
     log_path = res / "logs" / "validate.log"
+    from .result_versions import read_last_run
+
+    last = read_last_run(res)
+    if last.get("status") == "failed":
+        # the last run failed: never report the verdict an older run left in validation/
+        failed = _failed_from_log(log_path) if str(log_path) in last.get("logs", []) else []
+        failed = failed or [str(last.get("reason") or "the run failed")]
+        where = ", ".join(last.get("logs") or []) or str(res / "logs")
+        keep = last.get("last_passed_version")
+        details = where + (f"; the last passed results are kept as version {keep}: "
+                           "usher-pipeline state restore" if keep else "")  # fmt: skip
+        return "failed", [], failed, details
     if not summary_path.exists():
         failed = _failed_from_log(log_path)
         if failed:
@@ -411,7 +425,7 @@ def format_summary(summary: RunSummary, report: str | Path | None = None) -> str
 def _top_line(rec: Mapping[str, Any], other: str | None = None) -> str:
     line = (
         f"  {rec['rank']:>4}  {rec['symbol'] or rec['gene_id']:<12} "
-        f"{fmt_num(rec['score']):>6}  {rec['tier'] or '—':<6} {', '.join(rec['strongest']) or '—'}"
+        f"{format_score(rec['score'], '—'):>6}  {rec['tier'] or '—':<6} {', '.join(rec['strongest']) or '—'}"
     )
     if other is not None:
         rank = rec.get(f"{other}_rank")
@@ -482,6 +496,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--top", type=int, default=10, help="candidates to list per view (default 10)")
     ap.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = ap.parse_args(list(argv) if argv is not None else None)
+    from .cli import missing_configfiles
+
+    missing = missing_configfiles(args.configfile)
+    if missing:
+        print(f"usher-pipeline summary: --configfile {missing[0]}: no such file", file=sys.stderr)
+        return 2
     config = load_config(args.configfile, None)
     results = Path(args.results or config.get("results_dir") or "results")
     if not results.is_absolute() and not args.results:

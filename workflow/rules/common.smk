@@ -14,6 +14,7 @@ from usher_pipeline.sources import (
     user_gene_list_inputs,
 )
 from usher_pipeline.layers import LAYER_NAMES, SEEDED_LAYERS
+from usher_pipeline.result_versions import finish_run
 
 RESULTS = config["results_dir"]
 LOGS = f"{RESULTS}/logs"
@@ -26,9 +27,24 @@ ENV = "../../envs/pipeline.yaml"
 DISABLED = (config.get("live") or {}).get("disabled_sources") or []
 
 
+SNAPSHOT_FILES = set(snapshot_paths(SNAPSHOT).values())
+
+
+def pinned(path):
+    """A snapshot file as an input whose mtime does not matter (ancient): the Snakefile hashes
+    every snapshot file against manifest.json at the start of each run, so its content is
+    pinned by the manifest, and a file restored with a new mtime (git checkout) reruns nothing.
+    A rebuilt snapshot changes manifest.json, an input of verify_snapshot, and reruns all.
+    """
+    return ancient(path) if path in SNAPSHOT_FILES else path
+
+
 def step_files(step):
     """Named upstream input files of a step (snapshot or live paths, by mode)."""
-    return step_inputs(step, MODE, SNAPSHOT, RESULTS, DISABLED)
+    return {
+        k: pinned(v)
+        for k, v in step_inputs(step, MODE, SNAPSHOT, RESULTS, DISABLED).items()
+    }
 
 
 def live_tables(layer):
@@ -136,3 +152,21 @@ def _live_item_release(name):
         ((_live_setting("sources", {}) or {}).get(name) or {}).get("release")
         or "current"
     )
+
+
+def run_ended(succeeded):
+    """Keep a passed result set as a version in the state; after a failure, say FAILED in
+    last_run.json, the start page and report.html (see usher_pipeline.result_versions).
+    """
+    try:
+        line = finish_run(
+            config["results_dir"],
+            config["state"]["db"],
+            succeeded,
+            RUN_STARTED,
+            os.getcwd(),
+        )
+    except Exception as exc:  # never hide the run's own outcome behind this one
+        line = f"could not record the end of the run: {exc}"
+    if line:
+        print(f"usher-pipeline: {line}", file=sys.stderr, flush=True)

@@ -1,7 +1,7 @@
 rule verify_snapshot:
     input:
         manifest=f"{SNAPSHOT}/manifest.json",
-        files=list(snapshot_paths(SNAPSHOT).values()),
+        files=[pinned(p) for p in snapshot_paths(SNAPSHOT).values()],
     output:
         f"{RESULTS}/snapshot/verified.json",
     log:

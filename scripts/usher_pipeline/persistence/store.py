@@ -70,6 +70,8 @@ _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS _imports (
         import_id VARCHAR, source_file VARCHAR, sha256 VARCHAR, imported_at VARCHAR,
         bag_created_at VARCHAR, mode VARCHAR, runs BIGINT, tables BIGINT)""",
+    # runs that came from an imported bag (state verify: "not restored" rather than "missing")
+    """CREATE TABLE IF NOT EXISTS _imported_runs (run_id VARCHAR, bag_sha256 VARCHAR)""",
 ]
 
 _INTERNAL_TABLES = tuple(ddl.split("EXISTS ", 1)[1].split(" ", 1)[0] for ddl in _SCHEMA)

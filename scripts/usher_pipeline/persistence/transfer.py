@@ -22,7 +22,14 @@ database and checks each table's rows and content hash against the manifest; the
 lock, merges into a copy of the current database (runs by run id, tables by name, fetch and batch
 checkpoints by key), records the import in ``_imports`` and swaps the copy in with ``os.replace``.
 A process killed at any point leaves the previous database untouched. Importing a file that is
-already recorded in ``_imports`` changes nothing.
+already recorded in ``_imports`` changes nothing in the state; with ``--restore-outputs`` its
+outputs are still put in place.
+
+Before anything changes, every file member is hashed and compared with the sha256 the bag's own
+manifest and the imported state record for it (:func:`check_members`): a bag whose files were
+edited is refused, naming the files, even when its BagIt manifests were recomputed. Restored
+outputs get one common mtime, so a rerun does not redo work because of the order they were
+written in.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ import os
 import shutil
 import tarfile
 import tempfile
+import time
 import uuid
 import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -57,7 +65,7 @@ CRATE_NAME = "ro-crate-metadata.json"
 
 # Tables that describe this machine's operation, not the science: exported (for the record) but
 # never merged into another database.
-_LOCAL_ONLY = ("_lock_waits", "_lock_log", "_imports")
+_LOCAL_ONLY = ("_lock_waits", "_lock_log", "_imports", "_imported_runs")
 _RUN_TABLES = ("_runs", "_run_files", "_provenance")
 _BATCH_META = ("_batch_sets", "_batch_done")
 
@@ -613,6 +621,68 @@ def _merge(
         summary.batch_sets_added += 1
 
 
+def _recorded_sha256(staged: Path) -> dict[str, str]:
+    """What the imported state itself records for each file: the sha256 of every output (and of
+    its provenance sidecar) of its successful runs, latest run first, and of its fetch
+    checkpoints; recorded path -> sha256."""
+    con = duckdb.connect(str(staged), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT f.path, f.sha256, f.sidecar_path, f.sidecar_sha256 FROM _run_files f "
+            "JOIN _runs r USING (run_id) WHERE f.direction = 'output' AND r.status = 'ok' "
+            "ORDER BY r.ended_at DESC"
+        ).fetchall()
+        fetched = con.execute(
+            "SELECT path, sha256 FROM _fetch_checkpoints ORDER BY fetched_at DESC"
+        ).fetchall()
+    finally:
+        con.close()
+    out: dict[str, str] = {}
+    for path, sha, side, side_sha in rows:
+        if path and sha:
+            out.setdefault(path, sha)
+        if side and side_sha:
+            out.setdefault(side, side_sha)
+    for path, sha in fetched:
+        if path and sha:
+            out.setdefault(path, sha)
+    return out
+
+
+def check_members(
+    bag_file: Path, bag_dir: Path, files: Iterable[Mapping[str, Any]], staged: Path
+) -> None:
+    """Hash every file member of the bag and compare it with the sha256 the bag's manifest and
+    the imported state record for it; raise BagError naming every mismatch. BagIt's own
+    manifests only prove the members were not changed after they were (re)computed, so they
+    are not what decides: an output edited before the BagIt manifests were recomputed is
+    refused here, before the state or any file changes."""
+    recorded = _recorded_sha256(staged)
+    problems = []
+    for rec in files:
+        member = rec.get("member")
+        if not member:
+            continue
+        src = bag_dir / "data" / member
+        if not src.exists():
+            problems.append(f"{rec['path']}: member data/{member} is missing")
+            continue
+        actual = file_record(src)["sha256"]
+        for what, want in (("the bag's manifest", rec.get("sha256")),
+                           ("the imported state", recorded.get(rec["path"]))):  # fmt: skip
+            if want and want != actual:
+                problems.append(
+                    f"{rec['path']}: sha256 {actual[:16]} in the bag, but {what} records "
+                    f"{want[:16]}"
+                )
+    if problems:
+        raise BagError(
+            f"{bag_file}: {len(problems)} file(s) differ from what the run recorded: "
+            + "; ".join(problems)
+            + "; nothing was imported or restored"
+        )
+
+
 def _restore_files(
     bag_dir: Path,
     files: Iterable[Mapping[str, Any]],
@@ -620,9 +690,14 @@ def _restore_files(
     root: Path,
     summary: ImportSummary,
 ) -> None:
-    """Copy bag members to their recorded paths (under ``root``); never overwrite other content."""
+    """Copy bag members to their recorded paths (under ``root``); never overwrite other content.
+
+    Every restored output (and one already there with the recorded content) gets one common
+    mtime, so no output looks older than the files it was made from and Snakemake reruns
+    nothing because of the order the files were written in."""
     from ._common import atomic_path
 
+    stamp = time.time()
     for rec in files:
         member = rec.get("member")
         if not member or rec.get("role") not in roles:
@@ -633,12 +708,16 @@ def _restore_files(
         if target.exists():
             if file_record(target)["sha256"] != rec.get("sha256"):
                 summary.files_conflicting.append(str(target))
+            elif rec.get("role") != "cache":
+                os.utime(target, (stamp, stamp))
             continue
         if src.is_dir():
             shutil.copytree(src, target)
         else:
             with atomic_path(target) as tmp:
                 shutil.copyfile(src, tmp)
+        if rec.get("role") != "cache" and target.is_file():
+            os.utime(target, (stamp, stamp))
         summary.files_restored.append(str(target))
 
 
@@ -673,10 +752,13 @@ def import_state(
         # cache files first: a fetch checkpoint may then point at them as soon as it is visible
         files = [{**f, "_src_root": manifest.get("root")} for f in manifest.get("files") or []]
         roles = {"cache"} | ({"outputs", "provenance"} if restore_outputs else set())
+        check_members(src, bag_dir, files, staged)
         with store._lock.hold(rule=store.holder, operation="import"):
             _clean_stale(db.parent, f".{db.name}.import-")
-            if _already_imported(db, digest, store.lock_timeout_s):
+            if _already_imported(db, digest, store.lock_timeout_s) and not replace:
+                # the state has it already; --restore-outputs still puts the files in place
                 summary.already_imported = True
+                _restore_files(bag_dir, files, roles, root_p, summary)
                 return summary
             _restore_files(bag_dir, files, roles, root_p, summary)
             work = db.with_name(f".{db.name}.import-{os.getpid()}-{uuid.uuid4().hex[:8]}")
@@ -696,6 +778,11 @@ def import_state(
                     con.execute("BEGIN TRANSACTION")
                     roots = (str(manifest.get("root") or root_p), str(root_p))
                     _merge(con, replace, summary, roots)
+                    con.execute(
+                        "INSERT INTO _imported_runs SELECT run_id, ? FROM src._runs WHERE "
+                        "run_id NOT IN (SELECT run_id FROM _imported_runs)",
+                        [digest],
+                    )
                     con.execute(
                         "INSERT INTO _imports VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                         [
