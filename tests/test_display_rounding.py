@@ -61,7 +61,7 @@ def test_summary_and_start_page_show_the_same_text_as_the_table(tmp_path: Path) 
     scores = [0.12345000001, 1.0, 0.0625, 0.7777]
     top = [
         {"rank": i + 1, "symbol": f"G{i}", "gene_id": f"HGNC:{i}", "tier": "HIGH", "score": s,
-         "evidence_count": 3, "evidence_summary": "", "strongest_layers": ["localization"]}
+         "evidence_count": 3, "evidence_summary": "", "strongest": ["localization"]}
         for i, s in enumerate(scores)
     ]  # fmt: skip
     run = summary.RunSummary(results_dir=tmp_path, status="passed", top=top,

@@ -496,7 +496,9 @@ def test_html_table_carries_both_views(res_usher: Path) -> None:
     row = next(r for r in data["rows"] if r[f["symbol"]] == "CFAP20")
     assert [row[f[c]] for c in ("rank", "usher_rank", "usher_tier", "usher_score")] == [
         1, 2, "MEDIUM", 0.41]  # fmt: skip
-    assert row[n_fields + 2 * n_layers :] == [0.7, None, 0.0, 0.2, None]  # NULL stays unknown
+    # the Usher features (NULL stays unknown), then the layers' evidence bit mask
+    assert row[n_fields + 2 * n_layers : -1] == [0.7, None, 0.0, 0.2, None]
+    assert isinstance(row[-1], int)
     # the switch (radio buttons, the cilia view first), the Usher view's tier legend
     assert '<input type="radio" name="view" value="cilia" checked> Cilia view</label>' in page
     assert '<input type="radio" name="view" value="usher"> Usher view (sensory cilia)' in page

@@ -234,4 +234,6 @@ def test_every_duckdb_connect_of_the_package_is_reviewed() -> None:
         ("persistence/transfer.py", "str(snap))"),  # export: a copy in a temporary folder
         ("persistence/transfer.py", "str(dest))"),  # import: the bag's dump, a new file
         ("persistence/transfer.py", "str(work))"),  # import: the private copy swapped in
+        # import: the bag's staged dump, read-only, for the sha256 its own runs record
+        ("persistence/transfer.py", "str(staged), read_only=True)"),
     }, found

@@ -27,7 +27,13 @@ ENV = "../../envs/pipeline.yaml"
 DISABLED = (config.get("live") or {}).get("disabled_sources") or []
 
 
-SNAPSHOT_FILES = set(snapshot_paths(SNAPSHOT).values())
+# (A workflow that includes only these helpers, without a snapshot, pins nothing; the Snakefile
+# has checked the snapshot and its manifest before this point.)
+SNAPSHOT_FILES = (
+    set(snapshot_paths(SNAPSHOT).values())
+    if (Path(SNAPSHOT) / "manifest.json").exists()
+    else set()
+)
 
 
 def pinned(path):
