@@ -209,6 +209,20 @@ def local_run() -> LocalRun:
     return _LOCAL_RUN
 
 
+def copy_local_run(prefix: str) -> Path:
+    """A scratch copy of the shared fixture run's working tree (results, state, .snakemake;
+    mtimes kept): a test that changes a finished run works on it, never on the shared one."""
+    clean = local_run()
+    return Path(shutil.copytree(clean.workdir, scratch_dir(prefix) / "wf", symlinks=True))
+
+
+def run_module(work: Path, module: str, *args: str) -> subprocess.CompletedProcess:
+    """``python -m module args`` in ``work`` with that copy's library first on the path."""
+    env = dict(os.environ, PYTHONPATH=str(work / "scripts"), PYTHONUNBUFFERED="1")
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=work, env=env,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+
+
 # Loads the workflow through the Snakemake API (in a subprocess: Snakemake keeps global state)
 # with a config file and --config entries parsed exactly as the command line parses them, then
 # runs ``body`` with the loaded workflow as ``wf``; ``body`` prints "PROBE_JSON <json>".

@@ -107,17 +107,26 @@ def test_recover_refuses_when_a_run_is_alive_names_its_pid_and_never_advises_unl
     assert "--unlock" not in msg
 
 
-def test_run_lock_second_holder_is_refused_naming_the_first_pid(tmp_path) -> None:
+def _lock_holder(folder: Path) -> subprocess.Popen:
+    """Another process that holds the run lock of ``folder`` (until killed); returns once held."""
     holder = subprocess.Popen(
         [sys.executable, "-c",
          "import sys, time; sys.path.insert(0, sys.argv[1]);"
          "from usher_pipeline.recovery import RunLock;"
          "lock = RunLock(sys.argv[2]); lock.acquire(); print('held', flush=True); time.sleep(60)",
-         str(Path(__file__).resolve().parents[1] / "scripts"), str(tmp_path)],
+         str(Path(__file__).resolve().parents[1] / "scripts"), str(folder)],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
+    if holder.stdout is None or holder.stdout.readline().strip() != "held":
+        holder.kill()
+        holder.wait()
+        raise AssertionError("the lock holder did not report holding the lock")
+    return holder
+
+
+def test_run_lock_second_holder_is_refused_naming_the_first_pid(tmp_path) -> None:
+    holder = _lock_holder(tmp_path)
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         with pytest.raises(LiveRunError) as err:
             RunLock(tmp_path).acquire()
         msg = str(err.value)
@@ -134,16 +143,8 @@ def test_usher_pipeline_run_refuses_in_one_line_while_another_run_holds_the_fold
 ) -> None:
     from usher_pipeline import cli
 
-    holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time; sys.path.insert(0, sys.argv[1]);"
-         "from usher_pipeline.recovery import RunLock;"
-         "lock = RunLock(sys.argv[2]); lock.acquire(); print('held', flush=True); time.sleep(60)",
-         str(Path(__file__).resolve().parents[1] / "scripts"), str(tmp_path)],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    holder = _lock_holder(tmp_path)
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         monkeypatch.setattr(cli, "REPO", tmp_path)
         monkeypatch.setattr(cli, "_call", lambda cmd: pytest.fail(f"ran {cmd}"))
         assert cli.main(["run", "--cores", "1"]) == 3

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -100,18 +97,11 @@ def test_failed_run_says_failed_everywhere_and_names_the_kept_version(tmp_path) 
     assert read_run_summary(res).status == "failed"
 
 
-def _module(work: Path, module: str, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(work / "scripts"), PYTHONUNBUFFERED="1")
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=work, env=env,
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(1500)
 def test_failed_gates_run_keeps_the_passed_results_and_restore_brings_them_back() -> None:
-    clean = e2e.local_run()
-    base = e2e.scratch_dir("usher-e2e-versions-")
-    work = Path(shutil.copytree(clean.workdir, base / "wf", symlinks=True))
+    work = e2e.copy_local_run("usher-e2e-versions-")
+    base = work.parent
     results = e2e.results_dir(work)
     cfg = str(e2e.TEST_CONFIG_REL)
     store = rv.versions_dir(work / e2e.fixture_config()["state"]["db"])
@@ -134,7 +124,7 @@ def test_failed_gates_run_keeps_the_passed_results_and_restore_brings_them_back(
     assert not (results / "candidates.tsv").exists()
     page = (results / "report/index.html").read_text()
     assert "FAILED" in page and "PASSED" not in page and kept["version"] in page
-    summary = _module(work, "usher_pipeline.cli", "summary", "--configfile", cfg)
+    summary = e2e.run_module(work, "usher_pipeline.cli", "summary", "--configfile", cfg)
     assert summary.returncode == 1, summary.stdout + summary.stderr
     assert "FAILED" in summary.stdout and "PASSED" not in summary.stdout
     # the passed results stay readable, byte for byte, while results/ holds the failed run
@@ -144,7 +134,7 @@ def test_failed_gates_run_keeps_the_passed_results_and_restore_brings_them_back(
     for rel, sha in before.items():
         assert _sha(store / kept["version"] / "files" / rel) == sha, rel
     # restore brings them back; with the original config a rerun has nothing to do
-    restored = _module(work, "usher_pipeline.state_cli", "--configfile", cfg, "restore")
+    restored = e2e.run_module(work, "usher_pipeline.state_cli", "--configfile", cfg, "restore")
     assert restored.returncode == 0, restored.stdout + restored.stderr
     assert kept["version"] in restored.stdout
     for rel, sha in before.items():
@@ -153,9 +143,9 @@ def test_failed_gates_run_keeps_the_passed_results_and_restore_brings_them_back(
     assert dry.returncode == 0, e2e.describe(dry)
     assert e2e.job_stats(dry.output) == e2e.job_stats(base_dry.output), e2e.describe(dry)
     assert set(e2e.job_stats(dry.output)) <= {"landing_page", "ro_crate", "all"}
-    again = _module(work, "usher_pipeline.cli", "summary", "--configfile", cfg)
+    again = e2e.run_module(work, "usher_pipeline.cli", "summary", "--configfile", cfg)
     assert again.returncode == 0 and "PASSED" in again.stdout, again.stdout + again.stderr
-    verify = _module(work, "usher_pipeline.state_cli", "--configfile", cfg, "verify")
+    verify = e2e.run_module(work, "usher_pipeline.state_cli", "--configfile", cfg, "verify")
     assert verify.returncode == 0, verify.stdout[-3000:]
 
 

@@ -98,20 +98,10 @@ def test_start_check_names_the_altered_file_and_how_to_restore_it(snap) -> None:
         check_snapshot_at_start(snap)
 
 
-def _usher_cli(work: Path, *args: str):
-    import subprocess
-
-    env = dict(os.environ, PYTHONPATH=str(work / "scripts"), PYTHONUNBUFFERED="1")
-    return subprocess.run([sys.executable, "-m", "usher_pipeline.cli", *args], cwd=work, env=env,
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(1500)
 def test_altered_snapshot_file_with_kept_mtime_stops_every_run_before_any_job() -> None:
-    clean = e2e.local_run()
-    base = e2e.scratch_dir("usher-e2e-snapstart-")
-    work = Path(shutil.copytree(clean.workdir, base / "wf", symlinks=True))
+    work = e2e.copy_local_run("usher-e2e-snapstart-")
     cfg = ["--configfile", str(e2e.TEST_CONFIG_REL)]
     results = e2e.results_dir(work)
     verified = results / "snapshot/verified.json"
@@ -127,7 +117,7 @@ def test_altered_snapshot_file_with_kept_mtime_stops_every_run_before_any_job() 
     assert f"snapshot file {rel} ('mgi_hmd') was altered" in line and "restore it" in line, line
     assert "Traceback" not in res.output and "Job stats" not in res.output
     # so does usher-pipeline run
-    run = _usher_cli(work, "run", "--cores", "2", "--no-report", *cfg)
+    run = e2e.run_module(work, "usher_pipeline.cli", "run", "--cores", "2", "--no-report", *cfg)
     assert run.returncode != 0 and f"snapshot file {rel}" in run.stderr, run.stderr[-3000:]
     assert "Job stats" not in run.stdout + run.stderr
     assert verified.stat().st_mtime_ns == stamp  # nothing was rerun or removed

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -310,10 +309,8 @@ def test_subset_genes_score_as_with_the_whole_universe_model():
 def test_subset_of_only_known_genes_runs_and_says_so():
     """A gene_subset of known genes only: nothing to rank, and the run says so (integrate log,
     summary); only the steps after scoring rerun on the shared run's copy."""
-    clean = e2e.local_run()
-    base = e2e.scratch_dir("usher-e2e-knownonly-")
-    work = base / "wf"
-    shutil.copytree(clean.workdir, work, symlinks=True)
+    work = e2e.copy_local_run("usher-e2e-knownonly-")
+    base = work.parent
     (work / "known_only.txt").write_text("USH2A\nMYO7A\nCEP290\nBBS1\n")
     # the fixture config enforces its gates on its subset; four known genes cannot be measured
     overlay = {"gene_subset": "known_only.txt", "validation": {"subset_gates": "not_applicable"}}

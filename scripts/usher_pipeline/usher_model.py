@@ -321,8 +321,8 @@ def usher_readout(
     check = full.select(
         pl.col("is_cilia_gold_standard").fill_null(False) & ~pl.col("is_usher").fill_null(False)
     ).to_series()
-    any_label = sensory_disease_labels(full)
     labels = {k: sensory_disease_labels(full, cols) for k, cols in SENSORY_LABELS.items()}
+    any_label = labels[""]
     for k, lab in labels.items():
         out[f"sensory_check_{k}positives"] = float((check & lab).sum())
         out[f"sensory_check_{k}negatives"] = float((check & ~any_label).sum())
