@@ -7,7 +7,9 @@ repository's own results/ or state file, and can run beside other runs.
 The fixture config is .test/config/config.yaml (a small gene subset). ``local_run()`` runs the
 workflow once per test session with the laptop profile and caches the result; the report,
 dry-run and integrator tests share it (``import e2e_fixtures`` works from tests/*.py because
-pytest puts the test file's folder on sys.path).
+pytest puts the test file's folder on sys.path). "Once per session" holds across the parallel
+worker processes too: the run is made in the session's shared folder (``USHER_E2E_SHARED``, see
+conftest.py) under a file lock by the first worker that asks, and read by the others.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from filelock import FileLock
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_CONFIG_REL = Path(".test/config/config.yaml")
@@ -93,6 +96,29 @@ def scratch_dir(prefix: str) -> Path:
     if os.environ.get("USHER_KEEP_E2E") != "1":
         atexit.register(shutil.rmtree, path, True)
     return path
+
+
+def _shared_once(name: str, make: Any) -> dict:
+    """``make(base)`` once per test session, across worker processes; its JSON-able record.
+
+    ``base`` is a new folder in the session's shared folder (``USHER_E2E_SHARED``, made and
+    removed by conftest.py), or a scratch folder of this process when there is none. The first
+    process that asks makes the record under a file lock; the others wait for it and read it.
+    """
+    root = os.environ.get("USHER_E2E_SHARED")
+    if not root:
+        return make(scratch_dir(f"usher-e2e-{name}-"))
+    root_path = Path(root)
+    record = root_path / f"{name}.json"
+    with FileLock(str(root_path / f"{name}.lock")):
+        if not record.exists():
+            base = root_path / name
+            base.mkdir()
+            data = make(base)
+            tmp = record.with_suffix(".json.tmp")
+            tmp.write_text(json.dumps(data))
+            tmp.replace(record)
+        return json.loads(record.read_text())
 
 
 @dataclasses.dataclass
@@ -170,6 +196,17 @@ def job_stats(output: str) -> dict[str, int]:
     return stats
 
 
+def _result_record(res: SnakemakeResult, log_file: Path) -> dict:
+    """``res`` as JSON (the output stays in ``log_file``, where run_snakemake wrote it)."""
+    rec = dataclasses.asdict(res)
+    rec["output"] = str(log_file)
+    return rec
+
+
+def _result_from(rec: dict) -> SnakemakeResult:
+    return SnakemakeResult(**{**rec, "output": Path(rec["output"]).read_text(errors="replace")})
+
+
 @dataclasses.dataclass
 class LocalRun:
     workdir: Path
@@ -180,30 +217,30 @@ class LocalRun:
 _LOCAL_RUN: LocalRun | None = None
 
 
+def _make_local_run(base: Path) -> dict:
+    workdir = copy_workflow(base / "wf")
+    log = base / "snakemake.log"
+    res = run_snakemake(
+        ["--profile", "workflow/profiles/default", "--cores", "2",
+         "--configfile", str(TEST_CONFIG_REL)],
+        cwd=workdir, timeout=1200, log_file=log,
+    )  # fmt: skip
+    return {"workdir": str(workdir), "result": _result_record(res, log)}
+
+
 def local_run() -> LocalRun:
     """Run the workflow on the fixture config once per session (laptop profile), cached.
 
     Raises AssertionError (with the tail of the log) when the run fails, so every test that
-    depends on it fails with the reason.
+    depends on it fails with the reason. Tests read the run; one that changes it works on a
+    copy (``copy_local_run``).
     """
     global _LOCAL_RUN
     if _LOCAL_RUN is None:
-        base = scratch_dir("usher-e2e-local-")
-        workdir = copy_workflow(base / "wf")
-        res = run_snakemake(
-            [
-                "--profile",
-                "workflow/profiles/default",
-                "--cores",
-                "2",
-                "--configfile",
-                str(TEST_CONFIG_REL),
-            ],
-            cwd=workdir,
-            timeout=1200,
-            log_file=base / "snakemake.log",
-        )
-        _LOCAL_RUN = LocalRun(workdir=workdir, results=results_dir(workdir), result=res)
+        rec = _shared_once("local", _make_local_run)
+        workdir = Path(rec["workdir"])
+        _LOCAL_RUN = LocalRun(workdir=workdir, results=results_dir(workdir),
+                              result=_result_from(rec["result"]))  # fmt: skip
     if _LOCAL_RUN.result.returncode != 0:
         raise AssertionError("fixture workflow run failed\n" + describe(_LOCAL_RUN.result))
     return _LOCAL_RUN
@@ -284,6 +321,42 @@ class LiveRun:
 _LIVE_RUN: LiveRun | None = None
 
 
+def _make_live_run(base: Path) -> dict:
+    from live_server import LiveServer
+
+    work = copy_workflow(base / "wf")
+    args = ["--cores", "2", "--configfile", str(TEST_CONFIG_REL), "live.yaml"]
+    srv = LiveServer()
+    srv.start()
+    log = base / "run1.log"
+    try:
+        live_cfg = srv.live_config(work, uniprot_page_size=500)
+        overlay = {
+            "mode": "live",
+            "results_dir": "live_results",
+            "state": {"db": "live_state/usher.duckdb", "lock_timeout_s": 120},
+            "live": {
+                **live_cfg["live"],
+                "cache_dir": "live_state/downloads",
+                "disabled_sources": ["hpa_rna_tissue", "gtex_median", "gnomad_constraint"],
+            },
+        }
+        (work / "live.yaml").write_text(yaml.safe_dump(overlay))
+        res = run_snakemake(args, cwd=work, timeout=900, log_file=log)
+    finally:
+        assert srv.httpd is not None
+        port = srv.httpd.server_address[1]
+        srv.stop()
+    return {
+        "workdir": str(work),
+        "args": args,
+        "result": _result_record(res, log),
+        "port": port,
+        "counts": dict(srv.counts),
+        "log": [list(entry) for entry in srv.log],
+    }
+
+
 def live_run() -> LiveRun:
     """Run the workflow in live mode (loopback server) on the fixture config once, cached.
 
@@ -292,38 +365,14 @@ def live_run() -> LiveRun:
     """
     global _LIVE_RUN
     if _LIVE_RUN is None:
-        from live_server import LiveServer
-
-        base = scratch_dir("usher-e2e-live-")
-        work = copy_workflow(base / "wf")
-        args = ["--cores", "2", "--configfile", str(TEST_CONFIG_REL), "live.yaml"]
-        srv = LiveServer()
-        srv.start()
-        try:
-            live_cfg = srv.live_config(work, uniprot_page_size=500)
-            overlay = {
-                "mode": "live",
-                "results_dir": "live_results",
-                "state": {"db": "live_state/usher.duckdb", "lock_timeout_s": 120},
-                "live": {
-                    **live_cfg["live"],
-                    "cache_dir": "live_state/downloads",
-                    "disabled_sources": ["hpa_rna_tissue", "gtex_median", "gnomad_constraint"],
-                },
-            }
-            (work / "live.yaml").write_text(yaml.safe_dump(overlay))
-            res = run_snakemake(args, cwd=work, timeout=900, log_file=base / "run1.log")
-        finally:
-            assert srv.httpd is not None
-            port = srv.httpd.server_address[1]
-            srv.stop()
+        rec = _shared_once("live", _make_live_run)
         _LIVE_RUN = LiveRun(
-            workdir=work,
-            args=args,
-            result=res,
-            port=port,
-            counts=dict(srv.counts),
-            log=list(srv.log),
+            workdir=Path(rec["workdir"]),
+            args=rec["args"],
+            result=_result_from(rec["result"]),
+            port=rec["port"],
+            counts=rec["counts"],
+            log=[tuple(entry) for entry in rec["log"]],
         )
     if _LIVE_RUN.result.returncode != 0:
         raise AssertionError("live fixture workflow run failed\n" + describe(_LIVE_RUN.result))

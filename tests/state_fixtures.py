@@ -120,6 +120,62 @@ def stress_worker(db: str, worker: int, n_ops: int, result_q: Any) -> None:
     result_q.put((worker, errors, written))
 
 
+def mixed_stress(db: str, n_workers: int, n_ops: int) -> dict[str, Any]:
+    """``n_workers`` processes x ``n_ops`` mixed operations (``stress_worker``) on ``db``; what
+    the database holds afterwards, for the caller to check (the test at a small size,
+    ``benchmarks/bench_state.py`` at 16 x 200)."""
+    from usher_pipeline.persistence import PipelineStore, content_hash
+
+    ctx = mp_context()
+    q = ctx.Queue()
+    procs = [ctx.Process(target=stress_worker, args=(db, w, n_ops, q)) for w in range(n_workers)]
+    t0 = time.perf_counter()
+    for p in procs:
+        p.start()
+    results = [q.get(timeout=3600) for _ in procs]
+    for p in procs:
+        p.join(30)
+    wall = time.perf_counter() - t0
+    store = PipelineStore(db)
+    shared = store.load_dataframe("shared")
+    cp = store.list_checkpoints()
+    shared_row = cp.filter(cp["table_name"] == "shared").row(0, named=True)
+    waits = store.execute_query("SELECT count(*) AS n, sum(wait_s) AS w FROM _lock_waits")
+    return {
+        "wall_s": wall,
+        "errors": [e for _, errs, _ in results for e in errs],
+        "exitcodes": [p.exitcode for p in procs],
+        "expected": {(w, i) for w, _, written in results for i in written},
+        "got": set(zip(shared["worker"].to_list(), shared["op"].to_list(), strict=True)),
+        "shared_height": shared.height,
+        "checkpoint_rows": shared_row["row_count"],
+        "checkpoint_hash_ok": shared_row["content_sha256"] == content_hash(shared),
+        "own": {w: store.load_dataframe(f"own_{w}")["w"].to_list() for w in range(n_workers)},
+        "lock_ops": int(waits["n"][0]),
+        "lock_wait_s": float(waits["w"][0] or 0.0),
+    }
+
+
+def mixed_stress_problems(res: dict[str, Any], n_workers: int, n_ops: int) -> list[str]:
+    """What is wrong in a ``mixed_stress`` result (empty: 0 errors, 0 lost, 0 duplicated)."""
+    problems = [f"worker error: {e}" for e in res["errors"][:10]]
+    if any(c != 0 for c in res["exitcodes"]):
+        problems.append(f"worker exit codes {res['exitcodes']}")
+    if len(res["expected"]) != n_workers * n_ops // 4:
+        problems.append(f"{len(res['expected'])} appends reported, {n_workers * n_ops // 4} made")
+    if res["got"] != res["expected"] or res["shared_height"] != len(res["expected"]):
+        problems.append(f"shared table: {res['shared_height']} rows, {len(res['expected'])} "
+                        f"expected, {len(res['expected'] - res['got'])} lost")  # fmt: skip
+    if res["checkpoint_rows"] != res["shared_height"] or not res["checkpoint_hash_ok"]:
+        problems.append("the checkpoint row of the shared table does not match the table")
+    for w, values in res["own"].items():
+        if values != [w] * ((n_ops - 2) % 7 + 1):
+            problems.append(f"own_{w} holds {values}")
+    if res["lock_ops"] < n_workers * n_ops:
+        problems.append(f"{res['lock_ops']} lock records for {n_workers * n_ops} operations")
+    return problems
+
+
 def crash_writer(db: str, ready: Any, hang_before_commit: bool) -> None:
     """Write generations of a table forever (until SIGKILL). gen g has 1000 + g rows, all == g."""
     from usher_pipeline.persistence import PipelineStore

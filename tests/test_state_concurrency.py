@@ -13,11 +13,17 @@ import time
 
 import duckdb
 import pytest
-from state_fixtures import crash_writer, lock_holder, mp_context, stress_worker
+from state_fixtures import (
+    crash_writer,
+    lock_holder,
+    mixed_stress,
+    mixed_stress_problems,
+    mp_context,
+)
 from usher_pipeline.persistence import LockTimeoutError, PipelineStore, content_hash
 
 N_WORKERS = 16
-N_OPS = 200
+N_OPS = 24  # 16 x 200: benchmarks/bench_state.py (e)
 
 
 @pytest.mark.timeout(60)
@@ -48,39 +54,40 @@ def test_lock_timeout_names_database_and_holder(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.timeout(400)
-def test_stress_16_processes_200_ops(tmp_path):
+def test_stress_16_processes_mixed_ops(tmp_path):
+    """16 processes on one file, every kind of operation; the 16 x 200 size of the issue-3
+    acceptance runs in ``benchmarks/bench_state.py`` (same worker, same checks)."""
     db = str(tmp_path / "stress.duckdb")
-    ctx = mp_context()
-    q = ctx.Queue()
-    procs = [ctx.Process(target=stress_worker, args=(db, w, N_OPS, q)) for w in range(N_WORKERS)]
-    t0 = time.perf_counter()
-    for p in procs:
-        p.start()
-    results = [q.get(timeout=380) for _ in procs]
-    for p in procs:
-        p.join(30)
-    wall = time.perf_counter() - t0
-    errors = [e for _, errs, _ in results for e in errs]
+    res = mixed_stress(db, N_WORKERS, N_OPS)
+    errors = res["errors"]
     assert errors == [], errors[:10]
-    assert all(p.exitcode == 0 for p in procs)
-    store = PipelineStore(db)
-    shared = store.load_dataframe("shared")
-    expected = {(w, i) for w, _, written in results for i in written}
+    assert all(code == 0 for code in res["exitcodes"])
+    expected = res["expected"]
     assert len(expected) == N_WORKERS * N_OPS // 4
-    got = set(zip(shared["worker"].to_list(), shared["op"].to_list(), strict=True))
-    assert got == expected and shared.height == len(expected)  # 0 lost, 0 duplicated rows
-    cp = store.list_checkpoints()
-    shared_row = cp.filter(cp["table_name"] == "shared").row(0, named=True)
-    assert shared_row["row_count"] == shared.height
-    assert shared_row["content_sha256"] == content_hash(shared)
+    assert res["got"] == expected and res["shared_height"] == len(expected)  # 0 lost/duplicated
+    assert res["checkpoint_rows"] == res["shared_height"]
+    assert res["checkpoint_hash_ok"]
     for w in range(N_WORKERS):
-        assert store.load_dataframe(f"own_{w}")["w"].to_list() == [w] * ((N_OPS - 2) % 7 + 1)
-    n_ops = store.execute_query("SELECT count(*) AS n, sum(wait_s) AS w FROM _lock_waits")
-    assert n_ops["n"][0] >= N_WORKERS * N_OPS
+        assert res["own"][w] == [w] * ((N_OPS - 2) % 7 + 1)
+    assert res["lock_ops"] >= N_WORKERS * N_OPS
+    assert mixed_stress_problems(res, N_WORKERS, N_OPS) == []
     print(
-        f"\nstress: {N_WORKERS}x{N_OPS} ops, wall {wall:.1f}s, errors 0, lost rows 0, "
-        f"summed lock wait {n_ops['w'][0]:.1f}s"
+        f"\nstress: {N_WORKERS}x{N_OPS} ops, wall {res['wall_s']:.1f}s, errors 0, lost rows 0, "
+        f"summed lock wait {res['lock_wait_s']:.1f}s"
     )
+
+
+def test_mixed_stress_problems_names_a_lost_row_and_a_bad_own_table():
+    """The checker the benchmark relies on finds what the test asserts."""
+    good = {"errors": [], "exitcodes": [0, 0], "expected": {(0, 0), (1, 0)},
+            "got": {(0, 0), (1, 0)}, "shared_height": 2, "checkpoint_rows": 2,
+            "checkpoint_hash_ok": True, "own": {0: [0] * 3, 1: [1] * 3}, "lock_ops": 8}  # fmt: skip
+    assert mixed_stress_problems(good, 2, 4) == []
+    lost = {**good, "got": {(0, 0)}, "shared_height": 1, "checkpoint_rows": 1}
+    assert any("1 lost" in p for p in mixed_stress_problems(lost, 2, 4))
+    bad_own = {**good, "own": {0: [0] * 3, 1: [1] * 2}}
+    assert mixed_stress_problems(bad_own, 2, 4) == ["own_1 holds [1, 1]"]
+    assert mixed_stress_problems({**good, "exitcodes": [0, -9]}, 2, 4)
 
 
 def _check_consistent(db: str) -> int:
