@@ -312,6 +312,12 @@ class LiveRun:
     counts: dict[str, int]
     log: list[tuple[str, str, int]]
 
+    def port_lock(self) -> FileLock:
+        """Held while a test listens on ``port`` (the run's live.yaml points there): tests in
+        other worker processes that listen there too wait for it."""
+        root = os.environ.get("USHER_E2E_SHARED") or str(self.workdir.parent)
+        return FileLock(str(Path(root) / "live-port.lock"))
+
     def copy_to(self, dest: Path) -> Path:
         """Copy the run's working tree (with its results, state, cache, .snakemake; mtimes kept)."""
         shutil.copytree(self.workdir, dest, symlinks=True)

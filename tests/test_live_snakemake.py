@@ -1,70 +1,60 @@
 """live.smk end to end: localrule fetches through the cache (and the live STRING network built from
-three of them); a forced rerun sends zero requests and rebuilds the same bytes."""
+three of them); a forced rerun sends zero requests and rebuilds the same bytes.
+
+Works on a copy of the shared live fixture run (tests/e2e_fixtures.py): its first pull is the
+fetch under test, then the forced rerun of the same targets runs against the same loopback server
+again (on the port the run's live.yaml points at), which counts every request.
+"""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import polars as pl
 import pytest
-import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import e2e_fixtures as e2e  # noqa: E402
 from live_server import LiveServer  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(240)
-def test_live_rules_and_zero_request_rerun(tmp_path):
-    with LiveServer() as srv:
-        cfg = srv.live_config(tmp_path, uniprot_page_size=5000)
-        (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
-        (tmp_path / "Snakefile").write_text(
-            f'configfile: "{ROOT / "config/config.yaml"}"\n'
-            f'include: "{ROOT / "workflow/rules/common.smk"}"\n'
-            f'include: "{ROOT / "workflow/rules/live.smk"}"\n'
-        )
-        targets = [
-            f"{tmp_path}/results/live/raw/gene2go",
-            f"{tmp_path}/results/live/raw/hpa_subcellular",
-            f"{tmp_path}/results/live/uniprot_features.parquet",
-            f"{tmp_path}/results/live/string_network.tsv",
-        ]
-        bindir = Path(sys.executable).parent
-        cmd = [
-            str(bindir / "snakemake"),
-            "-s",
-            str(tmp_path / "Snakefile"),
-            "--configfile",
-            str(tmp_path / "config.yaml"),
-            "-c1",
-            "-d",
-            str(tmp_path),
-            *targets,
-        ]
-        env = dict(os.environ, PATH=f"{bindir}:{os.environ.get('PATH', '')}")
-        r = subprocess.run(cmd, capture_output=True, text=True, env=env)
-        assert r.returncode == 0, r.stderr[-3000:]
-        first = sum(srv.counts.values())
-        assert first >= 3
-        feats = pl.read_parquet(targets[2])
-        assert feats["accession"].is_unique().all() and feats.height > 19000
-        assert Path(targets[0] + ".provenance.json").exists()
-        # the STRING network is built from three fetched files and names each one's release
-        net_prov = json.loads(Path(targets[3] + ".provenance.json").read_text())
-        names = {s["name"]: s["release"] for s in net_prov["sources"]}
-        assert {"string_links", "string_info", "gene_info"} <= set(names)
-        net = Path(targets[3]).read_bytes()
-        assert net.startswith(b"entrez_1\tentrez_2\t")
-        srv.reset_counts()
-        r = subprocess.run(cmd + ["--forceall"], capture_output=True, text=True, env=env)
-        assert r.returncode == 0, r.stderr[-3000:]
-        assert sum(srv.counts.values()) == 0
-        assert Path(targets[3]).read_bytes() == net  # rebuilt from the cache: same bytes
+@pytest.mark.timeout(900)
+def test_live_rules_and_zero_request_rerun():
+    run = e2e.live_run()
+    base = e2e.scratch_dir("usher-e2e-live-rules-")
+    work = run.copy_to(base / "wf")
+    live = Path("live_results/live")
+    targets = [
+        str(live / "raw/gene2go"),
+        str(live / "raw/hpa_subcellular"),
+        str(live / "uniprot_features.parquet"),
+        str(live / "string_network.tsv"),
+    ]
+    first = sum(run.counts.values())
+    assert first >= 3
+    feats = pl.read_parquet(work / targets[2])
+    assert feats["accession"].is_unique().all() and feats.height > 19000
+    assert (work / (targets[0] + ".provenance.json")).exists()
+    # the STRING network is built from three fetched files and names each one's release
+    net_prov = json.loads((work / (targets[3] + ".provenance.json")).read_text())
+    names = {s["name"]: s["release"] for s in net_prov["sources"]}
+    assert {"string_links", "string_info", "gene_info"} <= set(names)
+    net = (work / targets[3]).read_bytes()
+    assert net.startswith(b"entrez_1\tentrez_2\t")
+    srv = LiveServer()
+    with run.port_lock():
+        srv.start(port=run.port)
+        try:
+            res = e2e.run_snakemake([*targets, "--forceall", *run.args], cwd=work, timeout=600,
+                                    log_file=base / "forced.log")  # fmt: skip
+        finally:
+            srv.stop()
+    assert res.returncode == 0, e2e.describe(res)
+    ran = e2e.job_stats(res.output)
+    assert {"live_fetch_source", "build_string_network"} <= set(ran), ran
+    assert sum(srv.counts.values()) == 0, dict(srv.counts)
+    assert (work / targets[3]).read_bytes() == net  # rebuilt from the cache: same bytes

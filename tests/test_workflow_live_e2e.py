@@ -109,11 +109,12 @@ def test_live_workflow_then_rerun_without_results_makes_zero_requests():
     shutil.rmtree(results)
     # the same server again, on the port the run's live.yaml points at, counting every request
     srv = LiveServer()
-    srv.start(port=run.port)
-    try:
-        res2 = e2e.run_snakemake(args, cwd=work, timeout=900, log_file=base / "run2.log")
-    finally:
-        srv.stop()
+    with run.port_lock():
+        srv.start(port=run.port)
+        try:
+            res2 = e2e.run_snakemake(args, cwd=work, timeout=900, log_file=base / "run2.log")
+        finally:
+            srv.stop()
     assert res2.returncode == 0, e2e.describe(res2)
     assert sum(srv.counts.values()) == 0, dict(srv.counts)
     for rel, digest in first.items():
