@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -54,8 +55,18 @@ def _dot() -> str:
     return dot
 
 
+_DRY: dict[Path, Any] = {}
+
+
+def _fixture_dry_run(workdir: Path) -> Any:
+    """``snakemake -n`` of the fixture config in ``workdir`` (made once per module)."""
+    if workdir not in _DRY:
+        _DRY[workdir] = run_snakemake(["-n", "--configfile", str(TEST_CONFIG_REL)], cwd=workdir)
+    return _DRY[workdir]
+
+
 def test_dry_run_lists_every_job_without_per_gene_fanout(fresh):
-    res = run_snakemake(["-n", "--configfile", str(TEST_CONFIG_REL)], cwd=fresh)
+    res = _fixture_dry_run(fresh)
     assert res.returncode == 0, describe(res)
     assert "This was a dry-run" in res.output
     stats = job_stats(res.output)
@@ -74,7 +85,7 @@ def test_dry_run_lists_every_job_without_per_gene_fanout(fresh):
 
 def test_job_count_does_not_grow_with_the_gene_universe(fresh):
     """The full-size config plans exactly the jobs of the 52-gene fixture (dry run only)."""
-    small = run_snakemake(["-n", "--configfile", str(TEST_CONFIG_REL)], cwd=fresh)
+    small = _fixture_dry_run(fresh)
     full = run_snakemake(["-n"], cwd=fresh)  # config/config.yaml: all protein-coding genes
     assert small.returncode == 0, describe(small)
     assert full.returncode == 0, describe(full)
