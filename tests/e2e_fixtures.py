@@ -114,7 +114,12 @@ def _shared_once(name: str, make: Any) -> dict:
         if not record.exists():
             base = root_path / name
             base.mkdir()
-            data = make(base)
+            global _MAKING
+            _MAKING = name
+            try:
+                data = make(base)
+            finally:
+                _MAKING = None
             tmp = record.with_suffix(".json.tmp")
             tmp.write_text(json.dumps(data))
             tmp.replace(record)
@@ -128,6 +133,33 @@ class SnakemakeResult:
     output: str  # stdout and stderr interleaved
     seconds: float
     timed_out: bool
+
+
+_NOT_A_RUN = {"-n", "--dry-run", "--dryrun", "--summary", "--detailed-summary", "--list-changes",
+              "--list-rules", "--lint", "--dag", "--rulegraph", "--filegraph", "--report",
+              "--unlock"}  # fmt: skip
+
+
+_MAKING: str | None = None  # name of the shared run being made (for note_workflow_run)
+
+
+def note_workflow_run(args: list[str], seconds: float) -> None:
+    """For benchmarks/profile_suite.py: when ``USHER_PROFILE_RUNS`` names a file, append which
+    test started this Snakemake (or ``usher-pipeline run``) process, whether it was a real run
+    (not a dry run, summary, graph, lint or report), and how long it took."""
+    path = os.environ.get("USHER_PROFILE_RUNS")
+    if not path:
+        return
+    rec = {
+        "test": os.environ.get("PYTEST_CURRENT_TEST", "?").rsplit(" (", 1)[0],
+        "worker": os.environ.get("PYTEST_XDIST_WORKER", "main"),
+        "run": not _NOT_A_RUN & set(args),
+        "shared": _MAKING,  # the session's shared fixture run, made during this test
+        "seconds": round(seconds, 2),
+        "args": [str(a) for a in args],
+    }
+    with FileLock(path + ".lock"), open(path, "a") as fh:
+        fh.write(json.dumps(rec) + "\n")
 
 
 def run_snakemake(
@@ -163,6 +195,7 @@ def run_snakemake(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+    note_workflow_run(cmd, time.monotonic() - start)
     return SnakemakeResult(
         args=cmd,
         returncode=proc.returncode,

@@ -53,3 +53,36 @@ def test_bench_fame_tradeoff_prints_one_row_per_setting() -> None:
     for (transform, adjust), row in zip(SETTINGS, rows[1:], strict=True):
         assert row.split()[:3] == ["learned", transform, f"{adjust:.2f}"], row
     assert f"{1 + len(SETTINGS)} settings in" in out
+
+
+def test_profile_suite_reads_the_junit_report_and_the_recorded_runs(tmp_path, monkeypatch):
+    """benchmarks/profile_suite.py: a test's workflow processes are recorded with the test that
+    started them and whether they were real runs; the JUnit report gives each test's time."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import e2e_fixtures
+    import profile_suite
+
+    runs = tmp_path / "runs.jsonl"
+    monkeypatch.setenv("USHER_PROFILE_RUNS", str(runs))
+    monkeypatch.setenv("PYTEST_CURRENT_TEST", "tests/test_x.py::test_y[a] (call)")
+    e2e_fixtures.note_workflow_run(["snakemake", "--cores", "2"], 12.345)
+    e2e_fixtures.note_workflow_run(["snakemake", "-n", "--cores", "2"], 2.0)
+    got = profile_suite.read_runs(runs)
+    assert [(r["test"], r["run"], r["seconds"], r["shared"]) for r in got] == [
+        ("tests/test_x.py::test_y[a]", True, 12.35, None),
+        ("tests/test_x.py::test_y[a]", False, 2.0, None),
+    ]
+    monkeypatch.delenv("USHER_PROFILE_RUNS")
+    e2e_fixtures.note_workflow_run(["snakemake"], 1.0)  # not profiling: nothing recorded
+    assert len(profile_suite.read_runs(runs)) == 2
+    junit = tmp_path / "junit.xml"
+    junit.write_text(
+        '<testsuites><testsuite name="pytest">'
+        '<testcase classname="tests.test_x" name="test_y[a]" time="3.5"/>'
+        '<testcase classname="tests.slurm.test_h" name="test_z" time="0.25"/>'
+        "</testsuite></testsuites>"
+    )
+    assert profile_suite.read_junit(junit) == {
+        "tests/test_x.py::test_y[a]": 3.5,
+        "tests/slurm/test_h.py::test_z": 0.25,
+    }

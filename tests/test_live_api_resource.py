@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -19,6 +20,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from e2e_fixtures import note_workflow_run  # noqa: E402
 from live_server import LiveServer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,7 +54,9 @@ def _run(srv: LiveServer, tmp: Path, extra: list[str]) -> list[tuple[str, str, s
         *extra,
     ]
     env = dict(os.environ, PATH=f"{bindir}:{os.environ.get('PATH', '')}")
+    started = time.monotonic()
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    note_workflow_run(cmd, time.monotonic() - started)
     assert r.returncode == 0, r.stderr[-3000:]
     con = duckdb.connect(str(tmp / "state" / "usher.duckdb"), read_only=True)
     try:

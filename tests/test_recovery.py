@@ -212,6 +212,7 @@ def test_kill_9_mid_run_then_run_again_recovers() -> None:
         return any("started" in p.read_text(errors="replace") for p in logs.glob("layer_*.log"))
 
     with open(base / "killed.log", "w") as out:
+        started = time.monotonic()
         proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=out, stderr=out,
                                 start_new_session=True)  # fmt: skip
         try:
@@ -219,6 +220,7 @@ def test_kill_9_mid_run_then_run_again_recovers() -> None:
         finally:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+            e2e.note_workflow_run(cmd, time.monotonic() - started)
     _wait_gone(proc.pid, 60)  # every job of the group, not only the wrapper, is dead
     assert list((work / ".snakemake" / "locks").iterdir()), "kill -9 left no lock to recover"
     db = work / e2e.fixture_config()["state"]["db"]
@@ -233,7 +235,9 @@ def test_kill_9_mid_run_then_run_again_recovers() -> None:
     orphan.parent.mkdir(parents=True, exist_ok=True)
     orphan.write_bytes(b"half a parquet file")
 
+    started = time.monotonic()
     res = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=1200)
+    e2e.note_workflow_run(cmd, time.monotonic() - started)
     output = res.stdout + res.stderr
     assert res.returncode == 0, output[-5000:]
     assert "removed the stale Snakemake lock" in output and "marked interrupted" in output

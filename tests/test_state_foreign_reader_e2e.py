@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -84,8 +85,10 @@ def test_read_only_connection_held_5s_during_a_run_does_not_fail_it() -> None:
             stdout=subprocess.PIPE,
             text=True,
         )
+        started = time.monotonic()
         try:
             rc = run.wait(timeout=500)
+            e2e.note_workflow_run(cmd, time.monotonic() - started)
             report = json.loads(reader.communicate(timeout=60)[0])
         finally:
             for proc in (run, reader):
