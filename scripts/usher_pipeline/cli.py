@@ -30,6 +30,13 @@ from pathlib import Path
 
 import yaml
 
+from .report_fingerprint import (
+    forget_fingerprint,
+    report_fingerprint,
+    report_is_current,
+    save_fingerprint,
+)
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -196,16 +203,45 @@ def run_snakemake(args: argparse.Namespace) -> int:
     rc = _call([*base, "--cores", str(args.cores), *extra, *args.snakemake_args])
     results = Path(_results_dir(args.configfile, args.config or []))
     results = results if results.is_absolute() else REPO / results
+    report = results / "report.html"
     if rc != 0:
+        forget_fingerprint(report)  # the failed run may have replaced the report
         print_run_summary(results, args, None, failed_run=True)
         return rc
     if args.no_report:
         print_run_summary(results, args, None)
         return rc
-    report = results / "report.html"
-    rc = _call([*base, "--report", str(report)])
+    rc = build_report(base, report, args)
     print_run_summary(results, args, report if rc == 0 else None)
     return rc
+
+
+def build_report(base: list[str], report: Path, args: argparse.Namespace) -> int:
+    """``snakemake --report``, unless report.html was built from exactly the results, workflow
+    code and config it would be built from now (:mod:`usher_pipeline.report_fingerprint`)."""
+    cmd = [*base, "--report", str(report)]
+    configfiles = [str(REPO / "config" / "config.yaml"), *(args.configfile or [])]
+    extra = [shlex.join(cmd), snakemake_version(), *args.snakemake_args]
+    fingerprint = report_fingerprint(REPO, report.parent, report, configfiles, extra)
+    if report_is_current(report, fingerprint):
+        print(f"report {report} is up to date (results, workflow and config unchanged since it "
+              f"was built); not rebuilt: {shlex.join(cmd)}", flush=True)  # fmt: skip
+        return 0
+    forget_fingerprint(report)
+    rc = _call(cmd)
+    if rc == 0:
+        save_fingerprint(report, fingerprint)
+    return rc
+
+
+def snakemake_version() -> str:
+    """The installed Snakemake's version (read from its package metadata, no interpreter start)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return "snakemake " + version("snakemake")
+    except PackageNotFoundError:
+        return "snakemake unknown"
 
 
 def print_run_summary(

@@ -45,7 +45,7 @@ FAILED_MARK = "<!-- usher-pipeline: failed run -->"
 # the fetch cache, which keeps them with their sha256; copying them would double their size).
 EXCLUDED_TOP = ("logs", "benchmarks")
 EXCLUDED_DIRS = ("live/raw",)
-EXCLUDED_FILES = ("report.html",)
+EXCLUDED_FILES = ("report.html", "report.html.fingerprint")
 PASSING = ("passed", "not_applicable_gene_subset")
 
 
