@@ -29,8 +29,9 @@ import numpy as np
 import polars as pl
 
 from .layers.cilia_layers import (
-    ht_score,
+    ht_score_fn,
     known_neighbour_fraction,
+    neighbour_fraction_fn,
     network_score_from_fraction,
 )
 
@@ -84,6 +85,14 @@ def fold_network_score(
     return network_score_from_fraction(frac, params["saturation"])
 
 
+def fold_network_score_fn(
+    graph: pl.DataFrame, gene_ids: Sequence[str], params: Mapping
+) -> Callable[[Sequence[str]], np.ndarray]:
+    """``fold_network_score`` as a function of the seeds, with the graph indexed once."""
+    fraction = neighbour_fraction_fn(graph, gene_ids, params["pseudo_weight"])
+    return lambda seeds: network_score_from_fraction(fraction(seeds), params["saturation"])
+
+
 def model_layers(table: pl.DataFrame, layers: Sequence[str]) -> list[str]:
     """Layers the model uses: those with a sub-score column that is not NULL everywhere (a layer
     no source covers in this mode carries no information and gets no weight)."""
@@ -122,11 +131,11 @@ def seeded_features(
     if "network_neighbours" in table.columns and "network" in layer_params:
         graph = graph_from_layer(table)
         net = layer_params["network"]
-        out["network"] = lambda seeds: fold_network_score(graph, gene_ids, seeds, net)
+        out["network"] = fold_network_score_fn(graph, gene_ids, net)
     if "ht_study_names" in table.columns and "ht_studies" in layer_params:
         reported = table["ht_study_names"].to_list()
         ht = layer_params["ht_studies"]
-        out["ht_studies"] = lambda seeds: ht_score(gene_ids, reported, seeds, ht)
+        out["ht_studies"] = ht_score_fn(gene_ids, reported, ht)
     return out
 
 
