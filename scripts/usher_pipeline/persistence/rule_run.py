@@ -25,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from ._common import atomic_path, canonical_json, sha256_file, to_polars
+from ._common import atomic_path, canonical_json, content_hash, sha256_file, to_polars
 from .parquet import write_parquet
 from .provenance import ProvenanceTracker, default_pipeline_version, sidecar_path
 from .store import PipelineStore
@@ -267,14 +267,19 @@ class RuleRun:
         }
         if table_name:
             meta["table_name"] = table_name
-        write_parquet(frame, path, sort_by=sort_by, metadata=meta)
+        chash = content_hash(frame)  # row-order independent: the file's and the stored table's
+        write_parquet(frame, path, sort_by=sort_by, metadata=meta, content_sha256=chash)
         self.register_output(path)
         self._rows_written[str(path)] = frame.height
         if table_name:
             # stored with the run's record, in the one transaction that closes the job
             self._tables.append(
                 self.store.prepare_table(
-                    frame, table_name, description, config_hash=self.tracker.config_hash
+                    frame,
+                    table_name,
+                    description,
+                    config_hash=self.tracker.config_hash,
+                    content_sha256=chash,
                 )
             )
         self.log.info("wrote %s (%d rows)", path, frame.height)
