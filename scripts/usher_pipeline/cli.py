@@ -21,6 +21,7 @@ time at the rate limits, what is already checkpointed; see :mod:`usher_pipeline.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import shlex
 import shutil
@@ -30,6 +31,7 @@ from pathlib import Path
 
 import yaml
 
+from .config_check import load_yaml
 from .report_fingerprint import (
     forget_fingerprint,
     report_fingerprint,
@@ -48,7 +50,7 @@ def _snakemake() -> str:
 def _results_dir(configfiles: list[str], overrides: list[str]) -> str:
     results = "results"
     for cf in configfiles or [str(REPO / "config" / "config.yaml")]:
-        data = yaml.safe_load(Path(cf).read_text()) or {}
+        data = load_yaml(Path(cf)) or {}
         results = data.get("results_dir", results)
     for item in overrides:
         key, _, value = item.partition("=")
@@ -86,16 +88,27 @@ def expand_dotted(overrides: list[str] | None) -> list[str]:
 
 def load_config(configfiles: list[str] | None, overrides: list[str] | None) -> dict:
     """The workflow config as Snakemake builds it: config.yaml, --configfile(s), --config (nested
-    values merged key by key)."""
+    values merged key by key). Read once per command (``run`` asks before and after snakemake;
+    the files are the same ones)."""
+    key = (REPO, tuple(configfiles or ()), tuple(overrides or ()))
+    if key not in _CONFIGS:
+        _CONFIGS[key] = _load_config(configfiles, overrides)
+    return copy.deepcopy(_CONFIGS[key])
+
+
+_CONFIGS: dict[tuple, dict] = {}
+
+
+def _load_config(configfiles: list[str] | None, overrides: list[str] | None) -> dict:
     from snakemake.utils import update_config  # Snakemake's own key-by-key merge
 
     config: dict = {}
     for cf in [str(REPO / "config" / "config.yaml"), *(configfiles or [])]:
         path = Path(cf) if Path(cf).is_absolute() else REPO / cf
-        update_config(config, yaml.safe_load(path.read_text()) or {})
+        update_config(config, load_yaml(path) or {})
     from .config_check import typed_overrides
 
-    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    schema = load_yaml(REPO / "workflow" / "schemas" / "config.schema.yaml")
     for item in expand_dotted(overrides):
         key, _, value = item.partition("=")
         entry = {key: yaml.safe_load(value) if value else value}
@@ -261,6 +274,7 @@ def print_run_summary(
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    _CONFIGS.clear()  # one command reads the config files once
     if argv and argv[0] == "state":
         from .state_cli import main as state_main
 
