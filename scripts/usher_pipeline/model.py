@@ -211,6 +211,7 @@ def learned_scores(
     from sklearn.linear_model import LogisticRegression
 
     gene_ids = table["gene_id"].to_list()
+    gene_arr = np.array(gene_ids, dtype=object)
     use = model_layers(table, layers)
     pos = set(positives)
     y = np.array([g in pos for g in gene_ids])
@@ -231,7 +232,7 @@ def learned_scores(
     weights = []
     for f in range(k):
         cols = dict(base_x)
-        train_pos = [g for g, p, fo in zip(gene_ids, y, fold, strict=True) if p and fo != f]
+        train_pos = gene_arr[y & (fold != f)].tolist()  # the positives outside fold f, in order
         for name, fn in seeded.items():
             cols[f"{name}_score"] = fn(train_pos)
             oof[name][fold == f] = cols[f"{name}_score"][fold == f]

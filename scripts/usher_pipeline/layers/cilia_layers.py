@@ -7,6 +7,8 @@ raw values beside the 0–1 ``<layer>_score``. What "not covered" (NULL) means i
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 
@@ -70,8 +72,16 @@ def neighbour_fraction_fn(
     out-of-fold scores compute it once per fold, over the same graph)."""
     index = {g: i for i, g in enumerate(gene_ids)}
     n = len(gene_ids)
-    src = np.array([index[g] for g in graph["gene_id"].to_list()], dtype=np.int64)
-    dst = np.array([index[g] for g in graph["neighbour_id"].to_list()], dtype=np.int64)
+    # every edge end's position in gene_ids (an end that is not a gene of gene_ids is an error)
+    ids = pl.Series(list(index), dtype=pl.String)
+    pos = pl.Series(list(index.values()), dtype=pl.Int64)
+    ends = graph.select(
+        pl.col("gene_id", "neighbour_id")
+        .cast(pl.String)
+        .replace_strict(ids, pos, return_dtype=pl.Int64)
+    )
+    src = ends["gene_id"].to_numpy().astype(np.int64)
+    dst = ends["neighbour_id"].to_numpy().astype(np.int64)
     w = graph["weight"].to_numpy().astype(np.float64)
     total = np.bincount(src, weights=w, minlength=n)
 
@@ -92,8 +102,13 @@ def neighbour_fraction_fn(
 def assign_folds(gene_ids: Sequence[str], k: int, seed: int) -> dict[str, int]:
     """Deterministic fold of every gene, from a hash of (seed, gene_id): independent of any label,
     of the universe's size and of the gene's position, so a subset run keeps each gene's fold."""
-    import hashlib
+    return dict(_folds(tuple(gene_ids), k, seed))  # a copy: callers may change theirs
 
+
+@functools.lru_cache(maxsize=8)
+def _folds(gene_ids: tuple[str, ...], k: int, seed: int) -> dict[str, int]:
+    """``assign_folds``, kept for the few (gene list, k, seed) a job asks for again and again
+    (every refit of the learned model assigns the folds of the same genes)."""
     out = {}
     for g in gene_ids:
         h = hashlib.sha256(f"{seed}:{g}".encode()).digest()
