@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -105,11 +106,14 @@ def main(argv: list[str] | None = None) -> int:
     shutil.copytree(REPO, work, ignore=lambda d, names: [n for n in names if n in SKIP])
     snakemake = str(Path(sys.executable).parent / "snakemake")
     baseline = parse_baseline(work / "workflow/resources/snapshot")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(
         [snakemake, "--cores", str(args.cores)], cwd=work, capture_output=True, text=True
     )
     wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if proc.returncode != 0:
         print(proc.stdout[-3000:], proc.stderr[-3000:], sep="\n")
         print(f"workflow FAILED (exit {proc.returncode}); copy kept at {work}")
@@ -130,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     total = sum(r[1] for r in rows)
     print(f"{'sum of rule times':<26}{total:>10.2f}")
     print(f"workflow wall time: {wall:.1f} s (incl. Snakemake start-up and DAG)")
+    print(f"workflow CPU time (user + sys, Snakemake and every job): {cpu:.1f} s "
+          "(less sensitive than wall time to other load on a shared machine)")  # fmt: skip
     print(f"baseline (parse every snapshot file once, same process): {baseline:.1f} s")
     print(f"wall / baseline: {wall / baseline:.1f}x; rule-time sum / wall: {total / wall:.2f}")
     print(
