@@ -10,7 +10,9 @@
 
 ``run`` is a thin wrapper: it calls ``snakemake`` in the repository (everything it does can be
 done with plain snakemake commands, printed before they run) and then builds the self-contained
-HTML report with ``snakemake --report``, and ends by printing a short summary (validation verdict,
+HTML report with ``snakemake --report`` (only when what the report is built from changed since it
+was last built: see :mod:`usher_pipeline.report_fingerprint`; a rerun with nothing to do says the
+report is up to date), and ends by printing a short summary (validation verdict,
 tier counts, top 10 candidates of each view (cilia; Usher when present), where the results are;
 ``summary`` prints it again).
 ``run --dry-run`` runs ``snakemake -n`` instead and, in
