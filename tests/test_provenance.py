@@ -268,3 +268,24 @@ def test_rule_run_logger_is_isolated(tmp_path):
         assert isinstance(run.log, logging.Logger)
         run.log.info("one")
     assert not run.log.handlers
+
+
+def test_rule_run_logs_where_the_job_time_went(tmp_path):
+    """The `timing:` line bench_pipeline reads: process start-up before RuleRun, RuleRun's entry
+    and exit bookkeeping, and the body, each in seconds."""
+    import re
+    import time
+
+    from usher_pipeline.persistence.rule_run import process_age
+
+    age = process_age()
+    assert age is not None and 0 < age < 24 * 3600  # this test process started before now
+    sm = fake_snakemake(tmp_path, outputs=[], log="logs/x.log")
+    with RuleRun(sm):
+        time.sleep(0.05)
+    text = (tmp_path / "logs" / "x.log").read_text()
+    m = re.search(r"timing: startup_s=([\d.]+) enter_s=([\d.]+) body_s=([\d.]+) exit_s=([\d.]+)",
+                  text)  # fmt: skip
+    assert m, text
+    assert float(m.group(1)) >= age
+    assert float(m.group(3)) >= 0.05

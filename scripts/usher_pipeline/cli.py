@@ -10,7 +10,9 @@
 
 ``run`` is a thin wrapper: it calls ``snakemake`` in the repository (everything it does can be
 done with plain snakemake commands, printed before they run) and then builds the self-contained
-HTML report with ``snakemake --report``, and ends by printing a short summary (validation verdict,
+HTML report with ``snakemake --report`` (only when what the report is built from changed since it
+was last built: see :mod:`usher_pipeline.report_fingerprint`; a rerun with nothing to do says the
+report is up to date), and ends by printing a short summary (validation verdict,
 tier counts, top 10 candidates of each view (cilia; Usher when present), where the results are;
 ``summary`` prints it again).
 ``run --dry-run`` runs ``snakemake -n`` instead and, in
@@ -21,6 +23,7 @@ time at the rate limits, what is already checkpointed; see :mod:`usher_pipeline.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import shlex
 import shutil
@@ -29,6 +32,14 @@ import sys
 from pathlib import Path
 
 import yaml
+
+from .config_check import load_yaml
+from .report_fingerprint import (
+    forget_fingerprint,
+    report_fingerprint,
+    report_is_current,
+    save_fingerprint,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -41,7 +52,7 @@ def _snakemake() -> str:
 def _results_dir(configfiles: list[str], overrides: list[str]) -> str:
     results = "results"
     for cf in configfiles or [str(REPO / "config" / "config.yaml")]:
-        data = yaml.safe_load(Path(cf).read_text()) or {}
+        data = load_yaml(Path(cf)) or {}
         results = data.get("results_dir", results)
     for item in overrides:
         key, _, value = item.partition("=")
@@ -79,16 +90,27 @@ def expand_dotted(overrides: list[str] | None) -> list[str]:
 
 def load_config(configfiles: list[str] | None, overrides: list[str] | None) -> dict:
     """The workflow config as Snakemake builds it: config.yaml, --configfile(s), --config (nested
-    values merged key by key)."""
+    values merged key by key). Read once per command (``run`` asks before and after snakemake;
+    the files are the same ones)."""
+    key = (REPO, tuple(configfiles or ()), tuple(overrides or ()))
+    if key not in _CONFIGS:
+        _CONFIGS[key] = _load_config(configfiles, overrides)
+    return copy.deepcopy(_CONFIGS[key])
+
+
+_CONFIGS: dict[tuple, dict] = {}
+
+
+def _load_config(configfiles: list[str] | None, overrides: list[str] | None) -> dict:
     from snakemake.utils import update_config  # Snakemake's own key-by-key merge
 
     config: dict = {}
     for cf in [str(REPO / "config" / "config.yaml"), *(configfiles or [])]:
         path = Path(cf) if Path(cf).is_absolute() else REPO / cf
-        update_config(config, yaml.safe_load(path.read_text()) or {})
+        update_config(config, load_yaml(path) or {})
     from .config_check import typed_overrides
 
-    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    schema = load_yaml(REPO / "workflow" / "schemas" / "config.schema.yaml")
     for item in expand_dotted(overrides):
         key, _, value = item.partition("=")
         entry = {key: yaml.safe_load(value) if value else value}
@@ -196,16 +218,45 @@ def run_snakemake(args: argparse.Namespace) -> int:
     rc = _call([*base, "--cores", str(args.cores), *extra, *args.snakemake_args])
     results = Path(_results_dir(args.configfile, args.config or []))
     results = results if results.is_absolute() else REPO / results
+    report = results / "report.html"
     if rc != 0:
+        forget_fingerprint(report)  # the failed run may have replaced the report
         print_run_summary(results, args, None, failed_run=True)
         return rc
     if args.no_report:
         print_run_summary(results, args, None)
         return rc
-    report = results / "report.html"
-    rc = _call([*base, "--report", str(report)])
+    rc = build_report(base, report, args)
     print_run_summary(results, args, report if rc == 0 else None)
     return rc
+
+
+def build_report(base: list[str], report: Path, args: argparse.Namespace) -> int:
+    """``snakemake --report``, unless report.html was built from exactly the results, workflow
+    code and config it would be built from now (:mod:`usher_pipeline.report_fingerprint`)."""
+    cmd = [*base, "--report", str(report)]
+    configfiles = [str(REPO / "config" / "config.yaml"), *(args.configfile or [])]
+    extra = [shlex.join(cmd), snakemake_version(), *args.snakemake_args]
+    fingerprint = report_fingerprint(REPO, report.parent, report, configfiles, extra)
+    if report_is_current(report, fingerprint):
+        print(f"report {report} is up to date (results, workflow and config unchanged since it "
+              f"was built); not rebuilt: {shlex.join(cmd)}", flush=True)  # fmt: skip
+        return 0
+    forget_fingerprint(report)
+    rc = _call(cmd)
+    if rc == 0:
+        save_fingerprint(report, fingerprint)
+    return rc
+
+
+def snakemake_version() -> str:
+    """The installed Snakemake's version (read from its package metadata, no interpreter start)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return "snakemake " + version("snakemake")
+    except PackageNotFoundError:
+        return "snakemake unknown"
 
 
 def print_run_summary(
@@ -225,6 +276,7 @@ def print_run_summary(
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    _CONFIGS.clear()  # one command reads the config files once
     if argv and argv[0] == "state":
         from .state_cli import main as state_main
 

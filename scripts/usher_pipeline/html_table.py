@@ -28,7 +28,7 @@ from typing import Any
 
 import polars as pl
 
-from .display import round_score
+from .display import round_scores
 from .explain import LAYERS, feature_words, layer_label, present_views, usher_feature_keys
 from .summary import TIER_ORDER, USHER_TIER_RULES
 from .views import USHER_VIEW
@@ -277,12 +277,6 @@ _SCRIPT = r"""
 """
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, float):
-        return round_score(value)  # the one display rounding (usher_pipeline.display)
-    return value
-
-
 def _evidence_mask(scores: Sequence[Any], min_score: float) -> int:
     """Bit i set when layer i's full-precision sub-score counts as evidence (the layer filter
     uses it, so rounding the shown sub-scores never changes which genes it keeps)."""
@@ -327,11 +321,17 @@ def table_data(
     ]  # fmt: skip
     select += [pl.col(f"{USHER_VIEW.contrib_prefix}{f}") for f in features]
     n_fields = len(fields)
+    table = ordered.select(select)
+    # every float rounded by the one display rounding (usher_pipeline.display), column by column
+    columns = [
+        round_scores(s.to_list()) if s.dtype.is_float() else s.to_list()
+        for s in table.iter_columns()
+    ]
+    full = table.select(table.columns[n_fields : n_fields + len(layers)]).rows()
     rows = [
-        [*(_plain(v) for v in row), _evidence_mask(row[n_fields : n_fields + len(layers)],
-                                                   min_evidence_score)]
-        for row in ordered.select(select).iter_rows()
-    ]  # fmt: skip
+        [*cells, _evidence_mask(scores, min_evidence_score)]
+        for cells, scores in zip(zip(*columns, strict=True), full, strict=True)
+    ]
     raw: dict[str, list[str]] = {}
     if breakdown:
         shown = ordered.head(max_rows)["gene_id"].to_list()

@@ -29,8 +29,9 @@ import numpy as np
 import polars as pl
 
 from .layers.cilia_layers import (
-    ht_score,
+    ht_score_fn,
     known_neighbour_fraction,
+    neighbour_fraction_fn,
     network_score_from_fraction,
 )
 
@@ -84,6 +85,14 @@ def fold_network_score(
     return network_score_from_fraction(frac, params["saturation"])
 
 
+def fold_network_score_fn(
+    graph: pl.DataFrame, gene_ids: Sequence[str], params: Mapping
+) -> Callable[[Sequence[str]], np.ndarray]:
+    """``fold_network_score`` as a function of the seeds, with the graph indexed once."""
+    fraction = neighbour_fraction_fn(graph, gene_ids, params["pseudo_weight"])
+    return lambda seeds: network_score_from_fraction(fraction(seeds), params["saturation"])
+
+
 def model_layers(table: pl.DataFrame, layers: Sequence[str]) -> list[str]:
     """Layers the model uses: those with a sub-score column that is not NULL everywhere (a layer
     no source covers in this mode carries no information and gets no weight)."""
@@ -122,11 +131,11 @@ def seeded_features(
     if "network_neighbours" in table.columns and "network" in layer_params:
         graph = graph_from_layer(table)
         net = layer_params["network"]
-        out["network"] = lambda seeds: fold_network_score(graph, gene_ids, seeds, net)
+        out["network"] = fold_network_score_fn(graph, gene_ids, net)
     if "ht_study_names" in table.columns and "ht_studies" in layer_params:
         reported = table["ht_study_names"].to_list()
         ht = layer_params["ht_studies"]
-        out["ht_studies"] = lambda seeds: ht_score(gene_ids, reported, seeds, ht)
+        out["ht_studies"] = ht_score_fn(gene_ids, reported, ht)
     return out
 
 
@@ -202,6 +211,7 @@ def learned_scores(
     from sklearn.linear_model import LogisticRegression
 
     gene_ids = table["gene_id"].to_list()
+    gene_arr = np.array(gene_ids, dtype=object)
     use = model_layers(table, layers)
     pos = set(positives)
     y = np.array([g in pos for g in gene_ids])
@@ -222,7 +232,7 @@ def learned_scores(
     weights = []
     for f in range(k):
         cols = dict(base_x)
-        train_pos = [g for g, p, fo in zip(gene_ids, y, fold, strict=True) if p and fo != f]
+        train_pos = gene_arr[y & (fold != f)].tolist()  # the positives outside fold f, in order
         for name, fn in seeded.items():
             cols[f"{name}_score"] = fn(train_pos)
             oof[name][fold == f] = cols[f"{name}_score"][fold == f]

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UsherPipelineError
-from .persistence._common import sha256_file
+from .snapshot import sha256_file  # (not persistence: the Snakefile imports this at parse time)
 
 VERSIONS_DIR = "result_versions"
 LAST_RUN = "logs/last_run.json"
@@ -45,7 +45,7 @@ FAILED_MARK = "<!-- usher-pipeline: failed run -->"
 # the fetch cache, which keeps them with their sha256; copying them would double their size).
 EXCLUDED_TOP = ("logs", "benchmarks")
 EXCLUDED_DIRS = ("live/raw",)
-EXCLUDED_FILES = ("report.html",)
+EXCLUDED_FILES = ("report.html", "report.html.fingerprint")
 PASSING = ("passed", "not_applicable_gene_subset")
 
 
@@ -352,7 +352,7 @@ def finish_run(
     if succeeded:
         manifest = record_version(res, results_dir, store, status, workdir)
         report = res / "report.html"
-        if report.is_file() and FAILED_MARK in report.read_text(errors="replace"):
+        if report.is_file() and FAILED_MARK.encode() in report.read_bytes():
             report.unlink()
         vid = manifest["version"] if manifest else None
         write_last_run(res, status, version=vid)

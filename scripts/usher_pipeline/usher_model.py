@@ -35,7 +35,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import polars as pl
 
-from .model import fold_network_score, graph_from_layer, learned_scores
+from .model import fold_network_score_fn, graph_from_layer, learned_scores
 from .scoring import rank
 from .views import USHER_FEATURES
 
@@ -109,7 +109,7 @@ def usher_view(
             "pseudo_weight": float(network_params.get("pseudo_weight", 2.0)),
             "saturation": float(params.get("network_saturation", 0.25)),
         }
-        extra["usher_network"] = lambda seeds: fold_network_score(graph, gene_ids, seeds, net)
+        extra["usher_network"] = fold_network_score_fn(graph, gene_ids, net)
         values["usher_network"] = extra["usher_network"](list(usher_genes))
     wanted = [f for f in USHER_FEATURES if f in values and (features is None or f in features)]
     ftable = scored.select(

@@ -117,11 +117,13 @@ def final_outputs():
     ]
 
 
-# Live-mode helpers (used by workflow/rules/live.smk).
-from usher_pipeline.live.fetch import literature_settings, pubmed_contexts
-from usher_pipeline.live.string import (
-    FETCHER_VERSION as LIVE_STRING_VERSION,
+# Live-mode helpers (used by workflow/rules/live.smk). Settings only: no data libraries are
+# imported while the workflow is parsed (every run, even one with nothing to do, parses it).
+from usher_pipeline.live.settings import (
+    STRING_FETCHER_VERSION as LIVE_STRING_VERSION,
+    literature_settings,
     pruning_settings as live_string_pruning,
+    pubmed_contexts,
 )
 from usher_pipeline.live.sources import (
     API_RESOURCES as LIVE_API_RESOURCES,

@@ -4,7 +4,10 @@ beside a 0–1 ``<layer>_score``; NULL means the source says nothing about the g
 
 from __future__ import annotations
 
-import polars as pl
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the workflow's rule files import LAYER_NAMES at parse time: no polars there
+    import polars as pl
 
 LAYER_NAMES = (
     "annotation",
@@ -29,6 +32,8 @@ SEEDED_LAYERS = ("network", "ht_studies")
 
 def noisy_or(weights: list[pl.Expr]) -> pl.Expr:
     """1 - prod(1 - w_i): combines independent pieces of evidence in [0, 1]; nulls count as 0."""
+    import polars as pl
+
     prod = pl.lit(1.0)
     for w in weights:
         prod = prod * (1.0 - w.fill_null(0.0))

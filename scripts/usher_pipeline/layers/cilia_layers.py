@@ -7,8 +7,10 @@ raw values beside the 0–1 ``<layer>_score``. What "not covered" (NULL) means i
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import polars as pl
@@ -60,28 +62,53 @@ def known_neighbour_fraction(
     out of one is pulled toward p0. Genes without edges get NaN (not covered). A gene's own seed
     status never enters its own value (no self edges).
     """
+    return neighbour_fraction_fn(graph, gene_ids, pseudo_weight)(seeds)
+
+
+def neighbour_fraction_fn(
+    graph: pl.DataFrame, gene_ids: Sequence[str], pseudo_weight: float
+) -> Callable[[Sequence[str]], np.ndarray]:
+    """``known_neighbour_fraction`` as a function of the seeds, with the graph indexed once (the
+    out-of-fold scores compute it once per fold, over the same graph)."""
     index = {g: i for i, g in enumerate(gene_ids)}
     n = len(gene_ids)
-    seed_vec = np.zeros(n)
-    for g in seeds:
-        if g in index:
-            seed_vec[index[g]] = 1.0
-    p0 = float(seed_vec.sum()) / n if n else 0.0
-    src = np.array([index[g] for g in graph["gene_id"].to_list()], dtype=np.int64)
-    dst = np.array([index[g] for g in graph["neighbour_id"].to_list()], dtype=np.int64)
+    # every edge end's position in gene_ids (an end that is not a gene of gene_ids is an error)
+    ids = pl.Series(list(index), dtype=pl.String)
+    pos = pl.Series(list(index.values()), dtype=pl.Int64)
+    ends = graph.select(
+        pl.col("gene_id", "neighbour_id")
+        .cast(pl.String)
+        .replace_strict(ids, pos, return_dtype=pl.Int64)
+    )
+    src = ends["gene_id"].to_numpy().astype(np.int64)
+    dst = ends["neighbour_id"].to_numpy().astype(np.int64)
     w = graph["weight"].to_numpy().astype(np.float64)
     total = np.bincount(src, weights=w, minlength=n)
-    known = np.bincount(src, weights=w * seed_vec[dst], minlength=n) if len(src) else total
-    frac = (known + pseudo_weight * p0) / (total + pseudo_weight)
-    frac[total == 0] = np.nan
-    return frac
+
+    def fraction(seeds: Sequence[str]) -> np.ndarray:
+        seed_vec = np.zeros(n)
+        for g in seeds:
+            if g in index:
+                seed_vec[index[g]] = 1.0
+        p0 = float(seed_vec.sum()) / n if n else 0.0
+        known = np.bincount(src, weights=w * seed_vec[dst], minlength=n) if len(src) else total
+        frac = (known + pseudo_weight * p0) / (total + pseudo_weight)
+        frac[total == 0] = np.nan
+        return frac
+
+    return fraction
 
 
 def assign_folds(gene_ids: Sequence[str], k: int, seed: int) -> dict[str, int]:
     """Deterministic fold of every gene, from a hash of (seed, gene_id): independent of any label,
     of the universe's size and of the gene's position, so a subset run keeps each gene's fold."""
-    import hashlib
+    return dict(_folds(tuple(gene_ids), k, seed))  # a copy: callers may change theirs
 
+
+@functools.lru_cache(maxsize=8)
+def _folds(gene_ids: tuple[str, ...], k: int, seed: int) -> dict[str, int]:
+    """``assign_folds``, kept for the few (gene list, k, seed) a job asks for again and again
+    (every refit of the learned model assigns the folds of the same genes)."""
     out = {}
     for g in gene_ids:
         h = hashlib.sha256(f"{seed}:{g}".encode()).digest()
@@ -113,25 +140,46 @@ def study_llr(
 ) -> dict[str, float]:
     """Per study: log( P(reported | seed gene) / P(reported | other gene) ), with ``pseudo``
     counts added to each cell (so a small study is not trusted on a handful of hits)."""
-    seed_set = set(seeds)
-    pos: dict[str, int] = {}
-    bg: dict[str, int] = {}
-    n_pos = n_bg = 0
-    for g, studies in zip(gene_ids, reported, strict=True):
-        if g in seed_set:
-            tgt = pos
-            n_pos += 1
-        else:
-            tgt = bg
-            n_bg += 1
-        for st in studies or ():
-            tgt[st] = tgt.get(st, 0) + 1
-    out = {}
-    for st in sorted(set(pos) | set(bg)):
-        p = (pos.get(st, 0) + pseudo) / (n_pos + 2 * pseudo)
-        q = (bg.get(st, 0) + pseudo) / (n_bg + 2 * pseudo)
-        out[st] = float(np.log(p / q))
-    return out
+    return _StudyIndex(gene_ids, reported).llr(seeds, pseudo)
+
+
+class _StudyIndex:
+    """The (gene, study) pairs of the reported lists as arrays, built once for many seed lists."""
+
+    def __init__(self, gene_ids: Sequence[str], reported: Sequence[Sequence[str]]) -> None:
+        if len(gene_ids) != len(reported):
+            raise ValueError("gene_ids and reported differ in length")
+        self.gene_ids = list(gene_ids)
+        self.studies = sorted({st for studies in reported for st in studies or ()})
+        col = {st: j for j, st in enumerate(self.studies)}
+        pairs = [(i, col[st]) for i, studies in enumerate(reported) for st in studies or ()]
+        self.gene_idx = np.array([i for i, _ in pairs], dtype=np.int64)
+        self.study_idx = np.array([j for _, j in pairs], dtype=np.int64)
+
+    def llr(self, seeds: Sequence[str], pseudo: float) -> dict[str, float]:
+        seed_set = set(seeds)
+        is_seed = np.array([g in seed_set for g in self.gene_ids], dtype=bool)
+        n_pos = int(is_seed.sum())
+        n_bg = len(self.gene_ids) - n_pos
+        m = len(self.studies)
+        hit_seed = is_seed[self.gene_idx]
+        pos = np.bincount(self.study_idx[hit_seed], minlength=m)
+        bg = np.bincount(self.study_idx[~hit_seed], minlength=m)
+        out = {}
+        for j, st in enumerate(self.studies):
+            p = (int(pos[j]) + pseudo) / (n_pos + 2 * pseudo)
+            q = (int(bg[j]) + pseudo) / (n_bg + 2 * pseudo)
+            out[st] = float(np.log(p / q))
+        return out
+
+    def score(self, seeds: Sequence[str], params: Mapping) -> np.ndarray:
+        llr = self.llr(seeds, float(params["pseudo_count"]))
+        positive = np.array([max(llr[st], 0.0) for st in self.studies], dtype=np.float64)
+        # summed per gene in the order its studies are listed, as sum() over the list would
+        total = np.bincount(
+            self.gene_idx, weights=positive[self.study_idx], minlength=len(self.gene_ids)
+        )
+        return np.clip(total / float(params["ref_llr"]), 0.0, 1.0)
 
 
 def ht_score(
@@ -143,11 +191,15 @@ def ht_score(
     """Sum of the positive study log-likelihood ratios of the studies reporting each gene, divided
     by ``ref_llr`` and capped at 1 (a study that reports cilia genes no more often than other
     genes adds nothing; being reported is never evidence against)."""
-    llr = study_llr(gene_ids, reported, seeds, float(params["pseudo_count"]))
-    total = np.array(
-        [sum(max(llr.get(st, 0.0), 0.0) for st in (studies or ())) for studies in reported]
-    )
-    return np.clip(total / float(params["ref_llr"]), 0.0, 1.0)
+    return ht_score_fn(gene_ids, reported, params)(seeds)
+
+
+def ht_score_fn(
+    gene_ids: Sequence[str], reported: Sequence[Sequence[str]], params: Mapping
+) -> Callable[[Sequence[str]], np.ndarray]:
+    """``ht_score`` as a function of the seeds, with the study lists indexed once."""
+    idx = _StudyIndex(gene_ids, reported)
+    return lambda seeds: idx.score(seeds, params)
 
 
 def out_of_fold_network(
@@ -161,10 +213,7 @@ def out_of_fold_network(
     the genes of fold f are scored from ``seeds`` minus fold f, so no gene's own label (nor that of
     any gene sharing its fold) reaches its own value."""
     return out_of_fold(
-        lambda train: known_neighbour_fraction(graph, gene_ids, train, pseudo_weight),
-        gene_ids,
-        seeds,
-        folds,
+        neighbour_fraction_fn(graph, gene_ids, pseudo_weight), gene_ids, seeds, folds
     )
 
 
@@ -309,9 +358,7 @@ def ht_studies_layer(
     )
     gene_ids = out["gene_id"].to_list()
     reported = out["ht_study_names"].to_list()
-    oof = out_of_fold(
-        lambda train: ht_score(gene_ids, reported, train, params), gene_ids, seeds, folds
-    )
+    oof = out_of_fold(ht_score_fn(gene_ids, reported, params), gene_ids, seeds, folds)
     out = out.with_columns(pl.Series("ht_studies_score", oof))
     used = st.filter(~pl.col("study").is_in(list(excluded)))
     stats = {

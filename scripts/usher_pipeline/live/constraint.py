@@ -28,17 +28,9 @@ import polars as pl
 
 from ..errors import SourceFormatError
 from ..textio import open_text
+from .settings import GNOMAD_REQUIRED as REQUIRED
 
 SOURCE = "gnomad_constraint"
-REQUIRED = (
-    "gene",
-    "gene_id",
-    "transcript",
-    "canonical",
-    "mane_select",
-    "lof.oe_ci.upper",
-    "lof.pLI",
-)
 LOEUF_CAP = 2.0
 
 

@@ -22,16 +22,15 @@ import polars as pl
 from ..parsers.ncbi import read_gene2pubmed
 from ..persistence import FetchCache, PipelineStore
 from .http import HttpClient, ncbi_api_key
-from .literature import DEFAULT_CONTEXTS, EutilsClient, pubmed_counts
 from .literature import FETCHER_VERSION as PUBMED_FETCHER_VERSION
+from .literature import EutilsClient, pubmed_counts
+from .pubmed_bulk import FETCHER_VERSION as BULK_FETCHER_VERSION
 from .pubmed_bulk import (
-    DEFAULT_DATE_RANGE,
-    MAX_IDS,
     EutilsHistoryClient,
     context_pmids,
     gene_context_counts,
 )
-from .pubmed_bulk import FETCHER_VERSION as BULK_FETCHER_VERSION
+from .settings import literature_settings, pubmed_contexts
 from .sources import (
     UNIPROT_FIELDS,
     UNIPROT_QUERY,
@@ -142,32 +141,6 @@ def fetch_to(
         etag=meta.get("etag"),
         last_modified=meta.get("last_modified"),
     )
-
-
-def pubmed_contexts(config: Mapping[str, Any]) -> dict[str, str]:
-    return dict(live_config(config).get("pubmed_contexts") or DEFAULT_CONTEXTS)
-
-
-LITERATURE_METHODS = ("bulk", "per_gene")
-LINK_SOURCES = ("gene2pubmed",)
-
-
-def literature_settings(config: Mapping[str, Any]) -> dict[str, Any]:
-    """``live.literature`` with defaults: method, links, date_range, max_ids_per_slice."""
-    lit = dict(live_config(config).get("literature") or {})
-    out = {
-        "method": str(lit.get("method") or "bulk"),
-        "links": str(lit.get("links") or "gene2pubmed"),
-        "date_range": [str(d) for d in (lit.get("date_range") or DEFAULT_DATE_RANGE)],
-        "max_ids_per_slice": int(lit.get("max_ids_per_slice") or MAX_IDS),
-    }
-    if out["method"] not in LITERATURE_METHODS:
-        raise ValueError(
-            f"live.literature.method {out['method']!r}: expected one of {LITERATURE_METHODS}"
-        )
-    if out["links"] not in LINK_SOURCES:
-        raise ValueError(f"live.literature.links {out['links']!r}: expected one of {LINK_SOURCES}")
-    return out
 
 
 def pubmed_release(config: Mapping[str, Any]) -> str:

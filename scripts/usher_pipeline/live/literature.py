@@ -39,24 +39,10 @@ import polars as pl
 from ..errors import SourceFormatError
 from .http import HttpClient, SourceFetchError
 from .progress import Progress
+from .settings import DEFAULT_CONTEXTS as DEFAULT_CONTEXTS  # defined with the settings
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CONTEXTS: dict[str, str] = {
-    "cilia": (
-        "cilia[tiab] OR cilium[tiab] OR ciliary[tiab] OR ciliopathy[tiab] OR ciliopathies[tiab]"
-        ' OR "basal body"[tiab] OR "transition zone"[tiab] OR "intraflagellar transport"[tiab]'
-    ),
-    "sensory": (
-        "hearing[tiab] OR deafness[tiab] OR cochlea[tiab] OR cochlear[tiab] OR"
-        ' "hair cell"[tiab] OR "hair cells"[tiab] OR stereocilia[tiab] OR vestibular[tiab]'
-        " OR olfactory[tiab] OR sensory[tiab]"
-    ),
-    "photoreceptor": (
-        "photoreceptor[tiab] OR photoreceptors[tiab] OR retina[tiab] OR retinal[tiab] OR"
-        ' "retinitis pigmentosa"[tiab] OR "outer segment"[tiab] OR "connecting cilium"[tiab]'
-    ),
-}
 MAX_ALIASES = 10
 FETCHER_VERSION = "1"
 _NAME_OK = re.compile(r"^(?=.*[A-Za-z])[^\"\[\]()]{3,}$")

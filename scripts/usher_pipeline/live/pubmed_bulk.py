@@ -43,12 +43,11 @@ from ..errors import SourceFormatError
 from .http import SourceFetchError
 from .literature import EutilsClient
 from .progress import Progress
+from .settings import DEFAULT_DATE_RANGE, MAX_IDS
 
 log = logging.getLogger(__name__)
 
 FETCHER_VERSION = "1"
-MAX_IDS = 10_000  # esearch's hard limit of IDs per query (retstart + retmax)
-DEFAULT_DATE_RANGE = ("1700/01/01", "2100/12/31")
 # Split heuristics: a split slice's pieces should each hold this fraction of the limit, and the
 # split points follow a prior where PubMed's yearly output grows by GROWTH per year up to
 # PEAK_YEAR (and falls off after it: few records carry future publication dates). The prior only

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .constraint import REQUIRED as GNOMAD_REQUIRED
+from .settings import GNOMAD_REQUIRED, live_config
 
 Layout = Literal["tsv", "ssv", "gct", "obo", "signature"]
 
@@ -251,10 +251,6 @@ SOURCES: dict[str, SourceSpec] = {
         ),
     ]
 }
-
-
-def live_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    return dict(config.get("live") or {})
 
 
 def source_settings(key: str, config: Mapping[str, Any]) -> dict[str, Any]:

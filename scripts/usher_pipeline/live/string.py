@@ -33,7 +33,10 @@ import polars as pl
 from ..errors import SourceFormatError
 from ..parsers.common import read_text, read_tsv
 
-FETCHER_VERSION = "1"
+# (defined with the live settings, which the workflow reads when it is parsed)
+from .settings import DEFAULT_PRUNING as DEFAULT_PRUNING
+from .settings import pruning_settings as pruning_settings
+
 PRIOR = 0.041
 # Detailed-file channels that enter the recomputed score; textmining is dropped.
 CHANNELS = ("neighborhood", "fusion", "cooccurence", "coexpression", "experimental", "database")
@@ -48,19 +51,6 @@ OUTPUT_CHANNELS = {
     "experimental": "experiments",
     "database": "database",
 }
-DEFAULT_PRUNING = {"keep_min_score": 700, "top_per_gene": 3, "top_min_score": 400}
-
-
-def pruning_settings(config: Mapping[str, Any]) -> dict[str, int]:
-    """``live.string_pruning`` with the snapshot's defaults (700 / top 3 / 400)."""
-    given = dict((config.get("live") or {}).get("string_pruning") or {})
-    out = {k: int(given.get(k, v)) for k, v in DEFAULT_PRUNING.items()}
-    if not 0 <= out["top_min_score"] <= out["keep_min_score"] <= 1000 or out["top_per_gene"] < 0:
-        raise ValueError(
-            f"live.string_pruning {out}: need 0 <= top_min_score <= keep_min_score <= 1000 "
-            "and top_per_gene >= 0"
-        )
-    return out
 
 
 def read_string_links(path: str | Path, source: str = "string_links") -> pl.DataFrame:

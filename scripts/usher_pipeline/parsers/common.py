@@ -28,6 +28,14 @@ def read_text(path: str | Path, source: str) -> str:
     return text
 
 
+def _line_end(text: str, start: int) -> int:
+    """Where the line of ``text`` that begins at ``start`` ends (after its line break), with the
+    line breaks of ``str.splitlines``."""
+    newline = text.find("\n", start)
+    chunk = text[start : len(text) if newline < 0 else newline + 1]
+    return start + len(chunk.splitlines(keepends=True)[0]) if chunk else start
+
+
 def read_tsv(
     path: str | Path,
     source: str,
@@ -44,20 +52,21 @@ def read_tsv(
     header line starting with '#' (NCBI style '#tax_id') is a header, its '#' removed.
     """
     text = read_text(path, source)
-    lines = text.splitlines(keepends=True)
+    # The leading lines are cut off by position (str.splitlines' line ends), not by splitting
+    # and joining the whole file again.
     start = 0
     if skip_comment_lines:
-        while start < len(lines) and lines[start].startswith(skip_comment_lines):
-            start += 1
-    body = lines[start:]
+        while start < len(text) and text.startswith(skip_comment_lines, start):
+            start = _line_end(text, start)
     if header is None:
-        if not body:
+        if start >= len(text):
             raise SourceFormatError(source, str(path), "no header line")
-        first = body[0].rstrip("\r\n")
+        end = _line_end(text, start)
+        first = text[start:end].rstrip("\r\n")
         if strip_hash and first.startswith("#"):
             first = first[1:]
         cols = first.split("\t")
-        body = body[1:]
+        start = end
     else:
         cols = list(header)
     missing = [c for c in required if c not in cols]
@@ -69,8 +78,8 @@ def read_tsv(
         )
     if len(set(cols)) != len(cols):
         raise SourceFormatError(source, str(path), f"duplicate column names in header {cols}")
-    data = "".join(body)
-    if not data.strip():
+    data = text[start:]
+    if not data or data.isspace():
         return pl.DataFrame({c: pl.Series(c, [], dtype=pl.String) for c in cols})
     try:
         df = pl.read_csv(

@@ -34,12 +34,15 @@ def write_parquet(
     *,
     sort_by: str | Sequence[str] | None = None,
     metadata: Mapping[str, Any] | None = None,
+    content_sha256: str | None = None,
 ) -> str:
     """Write ``df`` (polars, pandas or pyarrow) to ``path`` atomically; return the file's sha256.
 
     Rows are sorted by ``sort_by`` (stable, nulls last) when given, else kept in the given order.
     ``metadata`` values are stored as strings under ``usher_pipeline.<key>``; the table's canonical
-    content hash is always added as ``usher_pipeline.content_sha256``. Never put timestamps in it.
+    content hash is always added as ``usher_pipeline.content_sha256`` (``content_sha256``: that
+    hash when the caller already has it; it does not depend on row order). Never put timestamps in
+    it.
     """
     frame = _as_polars(df)
     if sort_by:
@@ -49,7 +52,8 @@ def write_parquet(
             raise KeyError(f"sort_by columns not in the table: {missing}")
         frame = frame.sort(keys, maintain_order=True, nulls_last=True)
     table = frame.to_arrow(compat_level=pl.CompatLevel.oldest())
-    kv: dict[str, str] = {f"{METADATA_PREFIX}content_sha256": content_hash(frame)}
+    chash = content_sha256 if content_sha256 is not None else content_hash(frame)
+    kv: dict[str, str] = {f"{METADATA_PREFIX}content_sha256": chash}
     for key, value in (metadata or {}).items():
         full = key if key.startswith(METADATA_PREFIX) else f"{METADATA_PREFIX}{key}"
         kv[full] = value if isinstance(value, str) else str(value)

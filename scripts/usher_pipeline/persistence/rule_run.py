@@ -17,6 +17,7 @@ import logging
 import os
 import shutil
 import sys
+import time
 import traceback
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -24,12 +25,25 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from ._common import atomic_path, canonical_json, sha256_file, to_polars
+from ._common import atomic_path, canonical_json, content_hash, sha256_file, to_polars
 from .parquet import write_parquet
 from .provenance import ProvenanceTracker, default_pipeline_version, sidecar_path
 from .store import PipelineStore
 
 LIVE_LOGGER = "usher_pipeline.live"
+TIMING_PREFIX = "timing:"
+
+
+def process_age() -> float | None:
+    """Seconds since this process was created (interpreter start, imports, Snakemake's script
+    preamble): /proc/self/stat's start time against the boot clock (10 ms resolution); None where
+    /proc is not available."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        started = int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22: starttime (ticks)
+        return max(time.clock_gettime(time.CLOCK_BOOTTIME) - started, 0.0)
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
 
 
 def _flatten(items: Any) -> list[str]:
@@ -130,6 +144,8 @@ class RuleRun:
 
     # ------------------------------------------------------------------ context
     def __enter__(self) -> RuleRun:
+        self._t_enter = time.perf_counter()
+        self._startup = process_age()
         self._setup_logging()
         os.environ["USHER_PIPELINE_RULE"] = self.holder
         for path in self.outputs:
@@ -168,6 +184,7 @@ class RuleRun:
         self.log.info(
             "rule %s started (run %s, %d inputs)", self.rule, self.run_id, len(self.inputs)
         )
+        self._t_body = time.perf_counter()
         return self
 
     def __exit__(
@@ -176,10 +193,12 @@ class RuleRun:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool:
+        t_exit = time.perf_counter()
         try:
             if exc is None:
                 try:
                     self._finish_ok()
+                    self._log_timing(t_exit)
                     return False
                 except BaseException as finish_exc:  # record and re-raise
                     self._finish_failed(finish_exc)
@@ -188,6 +207,16 @@ class RuleRun:
             return False
         finally:
             self._teardown_logging()
+
+    def _log_timing(self, t_exit: float) -> None:
+        """One log line with where the job's time went: process start-up (interpreter, imports,
+        Snakemake's preamble) before RuleRun was entered, RuleRun's own bookkeeping on entry
+        (input hashes, run row) and exit (output hashes, sidecars, commit), and the rule body."""
+        startup = "n/a" if self._startup is None else f"{self._startup:.3f}"
+        self.log.info(
+            "%s startup_s=%s enter_s=%.3f body_s=%.3f exit_s=%.3f", TIMING_PREFIX, startup,
+            self._t_body - self._t_enter, t_exit - self._t_body, time.perf_counter() - t_exit,
+        )  # fmt: skip
 
     def _check_snapshot_inputs(self) -> None:
         """Compare the sha256 of every snapshot file this job reads with the manifest, before
@@ -238,14 +267,19 @@ class RuleRun:
         }
         if table_name:
             meta["table_name"] = table_name
-        write_parquet(frame, path, sort_by=sort_by, metadata=meta)
+        chash = content_hash(frame)  # row-order independent: the file's and the stored table's
+        write_parquet(frame, path, sort_by=sort_by, metadata=meta, content_sha256=chash)
         self.register_output(path)
         self._rows_written[str(path)] = frame.height
         if table_name:
             # stored with the run's record, in the one transaction that closes the job
             self._tables.append(
                 self.store.prepare_table(
-                    frame, table_name, description, config_hash=self.tracker.config_hash
+                    frame,
+                    table_name,
+                    description,
+                    config_hash=self.tracker.config_hash,
+                    content_sha256=chash,
                 )
             )
         self.log.info("wrote %s (%d rows)", path, frame.height)

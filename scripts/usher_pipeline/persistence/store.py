@@ -371,8 +371,10 @@ class PipelineStore:
         replace: bool = True,
         *,
         config_hash: str | None = None,
+        content_sha256: str | None = None,
     ) -> PreparedTable:
-        """The heavy, lock-free part of a save: validation, content hash, Arrow conversion."""
+        """The heavy, lock-free part of a save: validation, content hash (``content_sha256``: the
+        caller's, when it already computed ``content_hash(df)``), Arrow conversion."""
         validate_table_name(table_name)
         frame = to_polars(df)
         validate_column_names(frame.columns)
@@ -381,7 +383,7 @@ class PipelineStore:
             description=description,
             replace=replace,
             config_hash=config_hash,
-            content_sha256=content_hash(frame),
+            content_sha256=content_sha256 if content_sha256 is not None else content_hash(frame),
             rows=frame.height,
             arrow=arrow_table(frame),
         )
