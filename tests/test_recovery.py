@@ -161,6 +161,11 @@ def test_live_snakemake_pids_finds_a_process_by_working_directory(tmp_path) -> N
     fake.write_text("import sys; sys.stdin.read()\n")
     proc = subprocess.Popen([sys.executable, str(fake)], cwd=tmp_path, stdin=subprocess.PIPE)
     try:
+        # until the child has exec'd (right after fork its command line is still the parent's)
+        cmdline = Path(f"/proc/{proc.pid}/cmdline")
+        deadline = time.monotonic() + 30
+        while str(fake).encode() not in cmdline.read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert proc.pid in live_snakemake_pids(tmp_path)
         assert proc.pid not in live_snakemake_pids(tmp_path / "bin")
     finally:
