@@ -7,6 +7,10 @@ workers in ``USHER_E2E_SHARED``; the first worker that needs a run makes it ther
 lock, the others wait for it and read the same run. The controller removes the folder at the end
 (unless ``USHER_KEEP_E2E=1``), after every worker stopped.
 
+``-n auto`` starts one worker more than the machine has cores: many tests spend most of their
+time waiting (SLURM status polls, a server's latency, a lock held on purpose, a killed run), and
+the extra worker uses that time.
+
 The slowest tests are handed out first (longest-processing-time-first scheduling), so the two
 workers do not end on one long test while the other idles: SLURM end to end, then every test
 marked ``slow``, then the rest, each group in collection order.
@@ -41,6 +45,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 _OWNED = pytest.StashKey[str]()
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    return (os.cpu_count() or 1) + 1
 
 
 def _weight(item: pytest.Item) -> int:

@@ -729,7 +729,13 @@ class LiveServer:
         if self.latency_s:
             time.sleep(self.latency_s)
         fault = self._take_fault(path)
-        status = self._respond(h, path, query, fault, over)
+        h.usher_request = (path, query)  # type: ignore[attr-defined]
+        self._respond(h, path, query, fault, over)
+
+    def _record(self, h: BaseHTTPRequestHandler, status: int) -> None:
+        """Log the request's status before its first byte is sent: a client that has the
+        response (and the test that waits for it) always finds it counted."""
+        path, query = h.usher_request  # type: ignore[attr-defined]
         with self._lock:
             self.log.append((path, query, status))
             self.status_counts[status] += 1
@@ -743,6 +749,7 @@ class LiveServer:
         headers: dict[str, str] | None = None,
         declared_length: int | None = None,
     ) -> int:
+        self._record(h, status)
         try:
             h.send_response(status)
             h.send_header("Content-Type", ctype)
@@ -823,6 +830,7 @@ class LiveServer:
         pause_s: float,
     ) -> int:
         half = max(1, len(body) // 2)
+        self._record(h, 200)
         try:
             h.send_response(200)
             h.send_header("Content-Type", ctype)

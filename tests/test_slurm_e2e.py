@@ -93,11 +93,12 @@ def test_fixture_workflow_runs_through_slurm_profile(slurm, tmp_path):
             # Only the status polling differs from the profile (whose 20 s suit a real cluster):
             # the plugin waits this long before its first squeue and again after every check
             # that saw a job finish, +10 s after each check that saw none. Jobs here take
-            # 9-16 s (two nested Snakemake starts, then a few seconds of work), so checks at
-            # 3, 16, 39 s after a submission catch them sooner than 20, 50 s. 3 x 3 s is far
-            # below MinJobAge (300 s): "squeue" stays the status command, as with 20 s.
+            # 6-10 s (two nested Snakemake starts, then about a second of work; measured from
+            # slurmctld's job-completion record), so checks at 1, 12, 33 s after a submission
+            # catch them at 12 s, sooner than 3, 16 s (3) or 20, 50 s (20). 1 s is the plugin's
+            # minimum; 3 x 1 s is far below MinJobAge (300 s): "squeue" stays the status command.
             "--slurm-init-seconds-before-status-checks",
-            "3",
+            "1",
         ],
         cwd=workdir,
         timeout=1500,
