@@ -11,9 +11,11 @@ lock, the others wait for it and read the same run. The controller removes the f
 time waiting (SLURM status polls, a server's latency, a lock held on purpose, a killed run), and
 the extra worker uses that time.
 
-The slowest tests are handed out first (longest-processing-time-first scheduling), so the two
-workers do not end on one long test while the other idles: SLURM end to end, then every test
-marked ``slow``, then the rest, each group in collection order.
+The slowest tests come first in the order (SLURM end to end, then every test marked ``slow``,
+then the rest, each group in collection order) and ``--dist worksteal`` lets an idle worker take
+queued tests from a busy one. Measured on 2 cores (benchmarks/profile_suite.py, 2026-12-04):
+worksteal 485 s; ``--dist loadgroup`` (a worker takes the next test when it has at most two
+queued), with the same order or with the live-run tests grouped on one worker, 573-584 s.
 """
 
 from __future__ import annotations

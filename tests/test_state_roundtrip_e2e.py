@@ -131,20 +131,20 @@ def test_live_run_round_trip_without_network(tmp_path):
     shutil.copyfile(work / "live.yaml", clone / "live.yaml")
     assert sum(run.counts.values()) > 0
     port = run.port
+    first = {
+        rel: _sha(work / "live_results" / rel)
+        for rel in ("candidates.parquet", "gene_evidence.parquet")
+    }
+    res = _state(work, "export", str(bag), "--with-cache", "--with-outputs", **cfg_args)
+    assert res.returncode == 0, res.stderr
+    assert _state(work, "verify", **cfg_args).returncode == 0
+
+    # the fresh clone: no server, no results, no state; only the bag
+    res = _state(clone, "import", str(bag), **cfg_args)
+    assert res.returncode == 0, res.stderr
     with run.port_lock():  # no other test listens there meanwhile
         trap = ConnectionTrap(port)  # the server is gone; any request would be counted here
         try:
-            first = {
-                rel: _sha(work / "live_results" / rel)
-                for rel in ("candidates.parquet", "gene_evidence.parquet")
-            }
-            res = _state(work, "export", str(bag), "--with-cache", "--with-outputs", **cfg_args)
-            assert res.returncode == 0, res.stderr
-            assert _state(work, "verify", **cfg_args).returncode == 0
-
-            # the fresh clone: no server, no results, no state; only the bag
-            res = _state(clone, "import", str(bag), **cfg_args)
-            assert res.returncode == 0, res.stderr
             res = e2e.run_snakemake(args, cwd=clone, timeout=900, log_file=base / "run2.log")
         finally:
             trap.close()
