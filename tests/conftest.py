@@ -11,9 +11,9 @@ lock, the others wait for it and read the same run. The controller removes the f
 time waiting (SLURM status polls, a server's latency, a lock held on purpose, a killed run), and
 the extra worker uses that time.
 
-The slowest tests come first in the order (SLURM end to end, then every test marked ``slow``,
-then the rest, each group in collection order) and ``--dist worksteal`` lets an idle worker take
-queued tests from a busy one. Measured on 2 cores (benchmarks/profile_suite.py, 2026-12-04):
+Every worker starts on slow tests (``worksteal_order``: SLURM end to end on one, the other tests
+marked ``slow`` dealt to the others), quick tests fill in, and ``--dist worksteal`` lets an idle
+worker take queued tests from a busy one. Measured on 2 cores (benchmarks/profile_suite.py, 2026-12-04):
 worksteal 485 s; ``--dist loadgroup`` (a worker takes the next test when it has at most two
 queued), with the same order or with the live-run tests grouped on one worker, 573-584 s.
 """
@@ -61,5 +61,34 @@ def _weight(item: pytest.Item) -> int:
     return 2
 
 
+def worksteal_order(weights: list[int], n_workers: int) -> list[int]:
+    """Positions of the tests (given their weights) in the order that starts every worker on
+    slow tests. ``--dist worksteal`` hands worker k the k-th of n contiguous chunks (sizes
+    len // n, then the rest evenly) and an idle worker steals from the END of a busy one's
+    queue. So chunk 0 starts with the SLURM test (weight 0: minutes of waiting on status polls,
+    little CPU), the other slow tests (weight 1) are dealt to the fronts of the other chunks in
+    turn, and quick tests (weight 2) fill every chunk up, to be stolen first."""
+    order = sorted(range(len(weights)), key=lambda i: weights[i])  # stable
+    if n_workers < 2:
+        return order
+    sizes, left = [], len(order)
+    for k in range(n_workers):
+        sizes.append(left // (n_workers - k))
+        left -= sizes[-1]
+    chunks: list[list[int]] = [[] for _ in range(n_workers)]
+    slow = [i for i in order if weights[i] < 2]
+    quick = [i for i in order if weights[i] >= 2]
+    for j, i in enumerate(slow):
+        k = 0 if weights[i] == 0 else 1 + j % (n_workers - 1)
+        chunks[k].append(i)
+    for k in range(n_workers):
+        while len(chunks[k]) < sizes[k] and quick:
+            chunks[k].append(quick.pop(0))
+    chunks[-1].extend(quick)
+    return [i for chunk in chunks for i in chunk]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    items.sort(key=_weight)  # stable: collection order within each group
+    n = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 0)  # the same on every worker
+    order = worksteal_order([_weight(item) for item in items], n)
+    items[:] = [items[i] for i in order]
